@@ -1,0 +1,96 @@
+"""The EventBridge event that an SQS message body carries, and how a body is read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from auditbridge.errors import MalformedMessageError
+
+
+@dataclass(frozen=True, slots=True)
+class EventBridgeEvent:
+    """An EventBridge event, with the envelope's own field names in snake case.
+
+    ``detail`` is the producer's payload (for Okta, one LogEvent). The object is shared
+    with the mapper as is: mappers must not mutate ``detail``.
+    """
+
+    source: str
+    detail: dict[str, Any]
+    detail_type: str | None = None
+    id: str | None = None
+    time: str | None = None
+    account: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EventBridgeEvent:
+        if not isinstance(data, dict):
+            raise MalformedMessageError(
+                f"the message is a JSON {type(data).__name__}, not an EventBridge event object",
+                hint="the queue must receive events from an EventBridge rule target",
+            )
+        source = data.get("source")
+        if not isinstance(source, str) or not source:
+            raise MalformedMessageError(
+                "the EventBridge event has no 'source' string",
+                field="source",
+                event_id=_str_or_none(data.get("id")),
+                hint="the queue must receive events from an EventBridge rule target",
+            )
+        detail = data.get("detail")
+        if not isinstance(detail, dict):
+            raise MalformedMessageError(
+                f"'detail' must be a JSON object, got {_json_type(detail)}",
+                field="detail",
+                source=source,
+                event_id=_str_or_none(data.get("id")),
+            )
+        return cls(
+            source=source,
+            detail=detail,
+            detail_type=_str_or_none(data.get("detail-type")),
+            id=_str_or_none(data.get("id")),
+            time=_str_or_none(data.get("time")),
+            account=_str_or_none(data.get("account")),
+            region=_str_or_none(data.get("region")),
+        )
+
+    @classmethod
+    def from_json(cls, body: str | bytes) -> EventBridgeEvent:
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise MalformedMessageError(
+                f"the message body is not valid JSON ({exc})",
+                hint="the queue must receive EventBridge events as JSON, as an EventBridge rule sends them",
+            ) from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": "0"}
+        for key, value in (
+            ("id", self.id),
+            ("detail-type", self.detail_type),
+            ("source", self.source),
+            ("account", self.account),
+            ("time", self.time),
+            ("region", self.region),
+        ):
+            if value is not None:
+                out[key] = value
+        out["resources"] = []
+        out["detail"] = self.detail
+        return out
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,40 @@
+"""The hooks a plugin can implement. This file is the whole plugin API surface.
+
+A plugin is a module (or object) exposed through the ``auditbridge`` entry-point group::
+
+    [project.entry-points.auditbridge]
+    okta = "auditbridge_okta.plugin"
+
+and implements one or more of the hooks below, decorated with :data:`hookimpl`. Each hook
+hands the plugin a ``register`` callback; the framework owns validation, conflict checks
+and bookkeeping (which distribution registered what), so plugins never touch the plugin
+manager. See ``docs/plugin-authors.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from auditbridge.mappers import Mapper
+
+PROJECT_NAME = "auditbridge"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_mappers(register: Callable[[Mapper], None]) -> None:
+    """Register the mappers this plugin provides.
+
+    Signature: ``register_mappers(register: Callable[[Mapper], None]) -> None``
+
+    Call ``register(Mapper(name=..., sources=(...), map_event=...))`` once per mapper.
+    ``sources`` holds exact EventBridge ``source`` names and ``prefix*`` patterns; the
+    most specific claim wins at dispatch, and two mappers claiming the same name or
+    pattern stop loading with an error naming both distributions.
+    """

@@ -1,0 +1,153 @@
+"""The ingest Lambda: SQS batch in, PutAuditEvents out, ``batchItemFailures`` back to SQS.
+
+Handler: ``auditbridge.lambda_handler.handler``. Environment:
+
+* ``AUDITBRIDGE_CHANNEL_ARN`` (required) -- the CloudTrail Lake channel.
+* ``AUDITBRIDGE_DLQ_URL`` -- where events that can never succeed are parked, with the reason.
+  Without it they are reported as batch item failures and reach the queue's own DLQ.
+* ``AUDITBRIDGE_EXTERNAL_ID`` -- when the channel's resource policy demands one.
+* ``AUDITBRIDGE_LOG_PAYLOADS=true`` -- include message bodies in rejection logs (personal data!).
+* ``POWERTOOLS_*`` and ``AWS_*`` as usual.
+
+Keep this module's imports lean: it is the cold-start path.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor, EventType
+
+from auditbridge.config import Settings
+from auditbridge.dead_letters import SqsDeadLetterQueue
+from auditbridge.messages import InboundMessage
+from auditbridge.pipeline import BatchReport, Pipeline
+from auditbridge.preparation import Prepared, Rejected
+from auditbridge.plugins import get_mapper_registry
+from auditbridge.retry import Deadline
+from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink
+
+METRICS_NAMESPACE = "AuditBridge"
+#: Seconds kept back from the invocation's remaining time for parking and answering SQS.
+RESERVE_SECONDS = 3.0
+
+logger = Logger(service="auditbridge")
+metrics = Metrics(namespace=METRICS_NAMESPACE, service="auditbridge")
+
+
+class AuditBatchProcessor(BasePartialBatchProcessor):
+    """Powertools' partial batch processor, buffering records and flushing them at the end.
+
+    ``_process_record`` takes each record through intake, dispatch, mapping and validation;
+    ``_clean`` packs, sends and parks the whole batch, then reports failures to SQS.
+    """
+
+    def __init__(self, pipeline: Pipeline, deadline: Deadline) -> None:
+        super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
+        self.pipeline = pipeline
+        self.deadline = deadline
+        self.prepared: list[Prepared | Rejected] = []
+        self.report = BatchReport()
+
+    def _prepare(self) -> None:
+        super()._prepare()  # type: ignore[no-untyped-call]
+        self.prepared = []
+
+    def _process_record(self, record: dict[str, Any]) -> tuple[str, Any, Any]:
+        self.prepared.append(self.pipeline.prepare(InboundMessage.from_lambda_record(record)))
+        return ("pending", None, record)
+
+    async def _async_process_record(self, record: dict[str, Any]) -> tuple[str, Any, Any]:
+        raise NotImplementedError("the ingest processor is synchronous")
+
+    def _clean(self) -> None:
+        self.report = self.pipeline.deliver(self.prepared, self.deadline)
+        for record, outcome in zip(self.records, self.report.outcomes, strict=True):
+            batch_record = self._to_batch_type(record, self.event_type)
+            if outcome.disposition.acknowledged:
+                self.success_handler(batch_record, outcome.disposition.value)
+            else:
+                error = outcome.error or RuntimeError("not delivered")
+                self.failure_handler(batch_record, (type(error), error, None))
+        super()._clean()  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    pipeline: Pipeline
+
+
+@functools.cache
+def runtime() -> Runtime:
+    """Built once per execution environment: settings, plugins, clients."""
+    settings = Settings.from_env()
+    pipeline = Pipeline(
+        get_mapper_registry(),
+        CloudTrailLakeSink(settings.channel, settings.external_id),
+        recipient_account_id=settings.channel.account_id,
+        channel_arn=settings.channel.arn,
+        dead_letters=SqsDeadLetterQueue(settings.dlq_url) if settings.dlq_url else None,
+        log_payloads=settings.log_payloads,
+        reserve_seconds=RESERVE_SECONDS,
+    )
+    return Runtime(settings, pipeline)
+
+
+def deadline_for(context: Any) -> Deadline:
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining_ms is None:
+        return Deadline.after(60.0)
+    return Deadline.after(max(0.0, remaining_ms() / 1000.0))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(raise_on_empty_metrics=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list):
+        raise ValueError("the ingest function expects an SQS event with a 'Records' list")
+    processor = AuditBatchProcessor(runtime().pipeline, deadline_for(context))
+    with processor(records=records, handler=_no_record_handler, lambda_context=None):
+        processor.process()
+    publish_metrics(processor.report)
+    return dict(processor.response())
+
+
+def _no_record_handler(record: Any) -> None:  # the processor does its own work per record
+    return None
+
+
+def publish_metrics(report: BatchReport) -> None:
+    """Per source: Received, Sent, Duplicates, Failed, Retried, Parked (also by ErrorCode)."""
+    metrics.add_metric(name="PutAuditEventsCalls", unit=MetricUnit.Count, value=report.requests)
+    if report.configuration_error is not None:
+        metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
+    for source, counts in report.by_source().items():
+        for key, value in counts.items():
+            name, _, code = key.partition(":")
+            dimensions = {"Source": source}
+            if code:
+                dimensions["ErrorCode"] = code
+            with single_metric(
+                name=_METRIC_NAMES.get(name, name),
+                unit=MetricUnit.Count,
+                value=value,
+                namespace=METRICS_NAMESPACE,
+                default_dimensions=dimensions,
+            ):
+                pass
+
+
+_METRIC_NAMES = {
+    "received": "Received",
+    "sent": "Sent",
+    "duplicate": "Duplicates",
+    "failed": "Failed",
+    "parked": "Parked",
+    "retried": "Retried",
+}

@@ -1,0 +1,213 @@
+"""The path of an event: intake -> dispatch -> map -> validate -> pack -> send -> park.
+
+:meth:`Pipeline.prepare` takes one queue message through intake, dispatch, mapping and
+validation; :meth:`Pipeline.deliver` sends what was prepared in as few requests as the
+limits allow, parks what can never succeed, and says what became of every message.
+The Lambda handler, the worker and the CLI all run exactly this code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from auditbridge.dead_letters import DeadLetters, Parcel
+from auditbridge.delivery import Delivery, DeliveryReport
+from auditbridge.errors import AuditBridgeError, ConfigurationError, PermanentError, SchemaViolation
+from auditbridge.messages import Disposition, InboundMessage, Outcome
+from auditbridge.models import AuditEvent
+from auditbridge.packing import fits_in_one_request
+from auditbridge.plugins import MapperRegistry
+from auditbridge.preparation import EventPreparer, Prepared, Rejected
+from auditbridge.retry import Deadline, RetryPolicy
+from auditbridge.sinks import Sink
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What happened to every message of a batch, in input order."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    requests: int = 0
+    retried_entries: int = 0
+    configuration_error: ConfigurationError | None = None
+
+    @property
+    def failed_message_ids(self) -> list[str]:
+        return [o.message.message_id for o in self.outcomes if o.disposition is Disposition.FAILED]
+
+    def count(self, disposition: Disposition) -> int:
+        return sum(1 for o in self.outcomes if o.disposition is disposition)
+
+    def by_source(self) -> dict[str, Counter[str]]:
+        """Per source: received, sent, duplicate, parked, failed, retried and ``parked:<code>`` counts."""
+        counts: dict[str, Counter[str]] = {}
+        for outcome in self.outcomes:
+            counter = counts.setdefault(outcome.source or "(unknown)", Counter())
+            counter["received"] += 1
+            counter[outcome.disposition.value] += 1
+            if outcome.retries:
+                counter["retried"] += outcome.retries
+            if outcome.disposition is Disposition.PARKED and outcome.error is not None:
+                counter[f"parked:{outcome.error.code}"] += 1
+        return counts
+
+    def rejections(self) -> Counter[str]:
+        return Counter(o.error.code for o in self.outcomes if o.error is not None)
+
+
+class Pipeline:
+    """One configured pipeline: the mappers, the destination and the dead-letter queue."""
+
+    def __init__(
+        self,
+        registry: MapperRegistry,
+        sink: Sink,
+        *,
+        recipient_account_id: str | None,
+        channel_arn: str | None = None,
+        dead_letters: DeadLetters | None = None,
+        retry: RetryPolicy | None = None,
+        log_payloads: bool = False,
+        reserve_seconds: float = 1.0,
+    ) -> None:
+        self.preparer = EventPreparer(registry, recipient_account_id=recipient_account_id, channel_arn=channel_arn)
+        self.sink = sink
+        self.dead_letters = dead_letters
+        self.log_payloads = log_payloads
+        self.delivery = Delivery(sink, retry or RetryPolicy(), reserve_seconds)
+
+    def prepare(self, message: InboundMessage) -> Prepared | Rejected:
+        """Intake, dispatch, map and validate one message (see :class:`EventPreparer`)."""
+        return self.preparer.prepare(message)
+
+    # -- pack, send, park ---------------------------------------------------------------
+
+    def deliver(self, items: Sequence[Prepared | Rejected], deadline: Deadline) -> BatchReport:
+        """Send what was prepared, park what never can be, and report every message."""
+        report = BatchReport()
+        outcomes: dict[int, Outcome] = {}
+        to_park: list[tuple[int, Parcel]] = []
+
+        # One entry per distinct (id, bytes): a duplicate delivery is sent once and every
+        # copy is acknowledged with it. The same id with other bytes goes in a later round.
+        rounds: list[dict[str, list[int]]] = []
+        entries: list[dict[str, AuditEvent]] = []
+        for index, item in enumerate(items):
+            if isinstance(item, Rejected):
+                self._reject(index, item.message, item.error, outcomes, to_park)
+                continue
+            if not fits_in_one_request(item.entry, self.sink.max_request_bytes):
+                error = SchemaViolation(
+                    f"the event is {item.entry.wire_size:,} bytes on the wire; one request takes at most "
+                    f"{self.sink.max_request_bytes:,}",
+                    code="EventTooLarge",
+                    source=item.source,
+                    event_id=item.entry.id,
+                    hint="trim the mapper's output (userIdentity.details has no limit of its own)",
+                )
+                self._reject(index, item.message, error, outcomes, to_park)
+                continue
+            for round_index in range(len(rounds) + 1):
+                if round_index == len(rounds):
+                    rounds.append({})
+                    entries.append({})
+                claimed = entries[round_index].get(item.entry.id)
+                if claimed is None or claimed.eventDataChecksum == item.entry.eventDataChecksum:
+                    entries[round_index][item.entry.id] = item.entry
+                    rounds[round_index].setdefault(item.entry.id, []).append(index)
+                    break
+
+        for round_entries, round_members in zip(entries, rounds, strict=True):
+            if report.configuration_error is not None:
+                delivered = DeliveryReport(failed=dict.fromkeys(round_entries, report.configuration_error))
+            else:
+                delivered = self.delivery.deliver(list(round_entries.values()), deadline)
+            report.requests += delivered.requests
+            report.retried_entries += sum(delivered.retries.values())
+            report.configuration_error = report.configuration_error or delivered.configuration_error
+            for entry_id, indexes in round_members.items():
+                for position, index in enumerate(indexes):
+                    item = items[index]
+                    assert isinstance(item, Prepared)
+                    if entry_id in delivered.sent:
+                        disposition = Disposition.SENT if position == 0 else Disposition.DUPLICATE
+                        outcomes[index] = Outcome(
+                            item.message,
+                            disposition,
+                            item.source,
+                            entry_id,
+                            retries=delivered.retries[entry_id],
+                        )
+                    elif entry_id in delivered.rejected:
+                        rejection = delivered.rejected[entry_id].with_context(source=item.source, event_id=entry_id)
+                        self._reject(index, item.message, rejection, outcomes, to_park)
+                    else:
+                        failure = delivered.failed[entry_id].with_context(source=item.source, event_id=entry_id)
+                        outcomes[index] = Outcome(
+                            item.message,
+                            Disposition.FAILED,
+                            item.source,
+                            entry_id,
+                            failure,
+                            retries=delivered.retries[entry_id],
+                        )
+
+        self._park(to_park, outcomes)
+        report.outcomes = [outcomes[index] for index in range(len(items))]
+        self._log(report)
+        return report
+
+    def run(self, messages: Iterable[InboundMessage], deadline: Deadline | None = None) -> BatchReport:
+        """Prepare and deliver a batch in one call (the worker and the CLI)."""
+        return self.deliver([self.prepare(message) for message in messages], deadline or Deadline.none())
+
+    def _reject(
+        self,
+        index: int,
+        message: InboundMessage,
+        error: AuditBridgeError,
+        outcomes: dict[int, Outcome],
+        to_park: list[tuple[int, Parcel]],
+    ) -> None:
+        outcomes[index] = Outcome(message, Disposition.FAILED, error.source, error.event_id, error)
+        if isinstance(error, PermanentError) and self.dead_letters is not None:
+            to_park.append((index, Parcel(message, error)))
+
+    def _park(self, to_park: list[tuple[int, Parcel]], outcomes: dict[int, Outcome]) -> None:
+        if not to_park or self.dead_letters is None:
+            return
+        not_parked = self.dead_letters.park([parcel for _, parcel in to_park])
+        for index, parcel in to_park:
+            if parcel.message.message_id not in not_parked:
+                outcomes[index].disposition = Disposition.PARKED
+
+    def _log(self, report: BatchReport) -> None:
+        for outcome in report.outcomes:
+            error = outcome.error
+            if error is None or isinstance(error, ConfigurationError):
+                continue
+            extra: dict[str, object] = {
+                "message_id": outcome.message.message_id,
+                "disposition": outcome.disposition.value,
+                "error_code": error.code,
+                "stage": error.stage.value,
+                "source": error.source,
+                "event_id": error.event_id,
+                "field": error.field,
+            }
+            if self.log_payloads:
+                extra["payload"] = outcome.message.body
+            log.warning("event %s: %s", outcome.disposition.value, error.describe(), extra=extra)
+        if report.configuration_error is not None:
+            # Once per batch, loudly: nothing will get through until an operator acts.
+            log.error(
+                "CONFIGURATION ERROR, %d messages left on the queue: %s",
+                report.count(Disposition.FAILED),
+                report.configuration_error.describe(),
+                extra={"error_code": report.configuration_error.code},
+            )

@@ -1,0 +1,133 @@
+"""Intake, dispatch, map and validate: one queue message to one valid PutAuditEvents entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+
+from auditbridge.envelope import EventBridgeEvent
+from auditbridge.errors import AuditBridgeError, ConfigurationError, MappingError, SchemaViolation, Stage
+from auditbridge.mappers import MappingContext, entry_id_for
+from auditbridge.messages import InboundMessage
+from auditbridge.models import AuditEvent, EventData
+from auditbridge.plugins import MapperRegistry
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A message that mapped to a valid entry."""
+
+    message: InboundMessage
+    source: str
+    entry: AuditEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A message that failed before sending; ``error`` says why and what to do."""
+
+    message: InboundMessage
+    error: AuditBridgeError
+
+    @property
+    def source(self) -> str | None:
+        return self.error.source
+
+
+class EventPreparer:
+    """Everything before sending; needs no destination, so ``auditbridge map`` uses it alone."""
+
+    def __init__(
+        self, registry: MapperRegistry, *, recipient_account_id: str | None, channel_arn: str | None = None
+    ) -> None:
+        self.registry = registry
+        self.recipient_account_id = recipient_account_id
+        self.channel_arn = channel_arn
+        self._contexts: dict[str | None, MappingContext] = {}
+
+    def prepare(self, message: InboundMessage) -> Prepared | Rejected:
+        """Take one message as far as a valid entry, or say why it cannot get there."""
+        try:
+            event = EventBridgeEvent.from_json(message.body)
+        except AuditBridgeError as exc:
+            return Rejected(message, exc)
+        try:
+            return Prepared(message, event.source, self.map_event(event))
+        except AuditBridgeError as exc:
+            return Rejected(message, exc.with_context(source=event.source, event_id=event.id))
+
+    def map_event(self, event: EventBridgeEvent) -> AuditEvent:
+        """Dispatch, map and validate one event; raises an :class:`AuditBridgeError`."""
+        mapper = self.registry.resolve(event.source).mapper
+        context = self._context_for(event)
+        try:
+            event_data = mapper.map_event(event, context)
+        except AuditBridgeError:
+            raise
+        except ValidationError as exc:
+            raise schema_violation(exc, event) from None
+        except (RecursionError, orjson.JSONEncodeError) as exc:
+            raise MappingError(
+                f"the event cannot be encoded as JSON ({exc or 'nested too deeply'})",
+                code="UnencodableEvent",
+                source=event.source,
+                hint="the producer sent structures deeper than 254 levels or integers beyond 64 bits",
+            ) from None
+        except Exception as exc:
+            raise MappingError(
+                f"mapper {mapper.name!r} failed unexpectedly: {type(exc).__name__}: {exc}",
+                code="MapperFailed",
+                hint="this is a bug in the mapper; report it with the parked message, "
+                "then redrive the dead-letter queue after upgrading",
+            ) from exc
+        if not isinstance(event_data, EventData):
+            raise MappingError(
+                f"mapper {mapper.name!r} returned {type(event_data).__name__}, not EventData",
+                code="MapperFailed",
+            )
+        return to_entry(event_data, source=event.source)
+
+    def _context_for(self, event: EventBridgeEvent) -> MappingContext:
+        # Without a channel (the CLI's map command) events name the account they came from.
+        account = self.recipient_account_id or event.account
+        try:
+            return self._contexts[account]
+        except KeyError:
+            if account is None or not (len(account) == 12 and account.isdigit()):
+                raise ConfigurationError(
+                    "no 12-digit recipient account: no channel ARN is configured and the event names none",
+                    code="MissingConfiguration",
+                    field="account",
+                    hint="pass --channel-arn or set AUDITBRIDGE_CHANNEL_ARN",
+                ) from None
+            context = self._contexts[account] = MappingContext(account, self.channel_arn)
+            return context
+
+
+def to_entry(event_data: EventData, *, source: str) -> AuditEvent:
+    """Turn validated eventData into the PutAuditEvents entry, id derived from ``UID``."""
+    try:
+        return AuditEvent.from_event_data(entry_id_for(event_data.UID), event_data)
+    except ValueError as exc:  # orjson refuses, e.g., integers beyond 64 bits
+        raise SchemaViolation(
+            f"eventData cannot be encoded as JSON: {exc}", source=source, event_id=event_data.UID
+        ) from None
+
+
+def schema_violation(exc: ValidationError, event: EventBridgeEvent) -> SchemaViolation:
+    """Name the first offending field and its limit; the rest are counted."""
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    location = ".".join(str(part) for part in first["loc"]) or "eventData"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return SchemaViolation(
+        f"eventData.{location} {first['msg'].removeprefix('Value error, ')}{more}",
+        code="FieldTooLong" if first["type"] in {"string_too_long"} else "SchemaViolation",
+        source=event.source,
+        event_id=event.id,
+        field=location,
+        stage=Stage.VALIDATE,
+        hint="the mapper must produce schema-valid output; fix the mapper and redrive",
+    )

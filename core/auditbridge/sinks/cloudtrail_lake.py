@@ -1,0 +1,147 @@
+"""AWS CloudTrail Lake: ``cloudtrail-data:PutAuditEvents`` on a channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from auditbridge.config import ChannelArn
+from auditbridge.errors import ConfigurationError, PermanentError, RetriableError
+from auditbridge.models import MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES, AuditEvent
+from auditbridge.sinks import EntryFailure, PutResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudtrail_data import CloudTrailDataServiceClient
+
+#: Whole-request errors that no retry fixes: an operator has to act.
+CONFIGURATION_ERRORS = {
+    "ChannelNotFound": "the channel does not exist in this account and Region",
+    "InvalidChannelARN": "the channel ARN is not valid",
+    "ChannelInsufficientPermission": "the caller may not put events on this channel",
+    "ChannelUnsupportedSchema": "the channel does not accept this event schema",
+    "UnsupportedOperationException": "CloudTrail Lake does not support this operation in this account or Region",
+    "AccessDeniedException": "the function's role lacks cloudtrail-data:PutAuditEvents on the channel",
+    "UnrecognizedClientException": "the AWS credentials are not valid",
+    "InvalidSignatureException": "the AWS credentials are not valid",
+    "ExpiredTokenException": "the AWS credentials have expired",
+    "AccountNotSubscribed": "the account is not subscribed to CloudTrail Lake",
+}
+THROTTLING_ERRORS = {
+    "ThrottlingException",
+    "Throttling",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+}
+CONFIGURATION_HINT = (
+    "check AUDITBRIDGE_CHANNEL_ARN, the channel's event data store, AUDITBRIDGE_EXTERNAL_ID and the "
+    "function role; events stay in the queue until this is fixed"
+)
+
+
+class CloudTrailLakeSink:
+    """Sends entries to a CloudTrail Lake channel with one reused boto3 client.
+
+    The client's region comes from the channel ARN; ``AWS_ENDPOINT_URL_CLOUDTRAIL_DATA``
+    (or ``AWS_ENDPOINT_URL``) points it elsewhere, for the loopback endpoint in tests.
+    botocore's own retries are off: the pipeline retries only what failed, so an entry that
+    succeeded is never sent twice.
+    """
+
+    name = "cloudtrail-lake"
+    max_entries_per_request = MAX_ENTRIES_PER_REQUEST
+    max_request_bytes = MAX_REQUEST_BYTES
+
+    def __init__(
+        self,
+        channel: ChannelArn,
+        external_id: str | None = None,
+        client: CloudTrailDataServiceClient | None = None,
+    ) -> None:
+        self.channel = channel
+        self.external_id = external_id
+        self._client = client
+
+    @property
+    def client(self) -> CloudTrailDataServiceClient:
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            self._client = boto3.session.Session().client(
+                "cloudtrail-data",
+                region_name=self.channel.region,
+                config=Config(
+                    retries={"total_max_attempts": 1},
+                    connect_timeout=5,
+                    read_timeout=30,
+                    tcp_keepalive=True,
+                    user_agent_extra="auditbridge",
+                ),
+            )
+        return self._client
+
+    def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        kwargs: dict[str, Any] = {
+            "channelArn": self.channel.arn,
+            "auditEvents": [entry.to_request_entry() for entry in entries],
+        }
+        if self.external_id:
+            kwargs["externalId"] = self.external_id
+        try:
+            response = self.client.put_audit_events(**kwargs)
+        except ClientError as exc:
+            raise classify_client_error(exc) from exc
+        except BotoCoreError as exc:
+            raise classify_botocore_error(exc) from exc
+        return PutResult(
+            successful={item["id"]: item["eventID"] for item in response.get("successful", [])},
+            failed=[
+                EntryFailure(item["id"], item["errorCode"], item.get("errorMessage", ""))
+                for item in response.get("failed", [])
+            ],
+        )
+
+
+def classify_client_error(exc: Any) -> Exception:
+    error = exc.response.get("Error", {})
+    code = error.get("Code", "Unknown")
+    message = error.get("Message", "") or str(exc)
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in CONFIGURATION_ERRORS:
+        return ConfigurationError(
+            f"PutAuditEvents was refused: {CONFIGURATION_ERRORS[code]} ({message})",
+            code=code,
+            hint=CONFIGURATION_HINT,
+        )
+    if code in THROTTLING_ERRORS or status == 429 or status >= 500:
+        return RetriableError(f"PutAuditEvents failed with HTTP {status}: {message}", code=code)
+    return PermanentError(f"PutAuditEvents rejected the request: {message}", code=code)
+
+
+def classify_botocore_error(exc: Exception) -> Exception:
+    from botocore.exceptions import (
+        ConnectionError as BotoConnectionError,
+    )
+    from botocore.exceptions import (
+        HTTPClientError,
+        NoCredentialsError,
+        ParamValidationError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
+        return ConfigurationError(
+            "no AWS credentials were found",
+            code="NoCredentials",
+            hint="configure the function role or AWS_* credentials",
+        )
+    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
+        return RetriableError(f"network error talking to CloudTrail Data: {exc}", code="NetworkError")
+    if isinstance(exc, ParamValidationError):
+        return PermanentError(f"botocore refused the request: {exc}", code="ParamValidation")
+    return RetriableError(f"unexpected botocore error: {type(exc).__name__}: {exc}", code="BotocoreError")
