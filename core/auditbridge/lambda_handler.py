@@ -26,8 +26,8 @@ from auditbridge.config import Settings
 from auditbridge.dead_letters import SqsDeadLetterQueue
 from auditbridge.messages import InboundMessage
 from auditbridge.pipeline import BatchReport, Pipeline
-from auditbridge.preparation import Prepared, Rejected
 from auditbridge.plugins import get_mapper_registry
+from auditbridge.preparation import Prepared, Rejected
 from auditbridge.retry import Deadline
 from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink
 

@@ -12,7 +12,7 @@ import functools
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +126,7 @@ class MapperRegistry:
                 f"no mapper named {name!r}; installed mappers: {known}", code="UnknownMapper"
             ) from None
 
-    def __iter__(self) -> Iterable[RegisteredMapper]:
+    def __iter__(self) -> Iterator[RegisteredMapper]:
         return iter(sorted(self._by_name.values(), key=lambda entry: entry.name))
 
     def __len__(self) -> int:

@@ -1,0 +1,1 @@
+"""The ``auditbridge`` command line. Not on the Lambda path."""

@@ -1,0 +1,45 @@
+"""``auditbridge``: map, check and (later) ingest and query audit events from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from auditbridge import __version__
+from auditbridge.cli import map_command, plugins_command
+from auditbridge.errors import AuditBridgeError
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="auditbridge",
+        description="Bring SaaS audit logs (Okta, webhooks) into AWS CloudTrail Lake or a local lake.",
+    )
+    parser.add_argument("--version", action="version", version=f"auditbridge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    map_command.add_parser(commands)
+    plugins_command.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except AuditBridgeError as exc:
+        print(f"auditbridge: {exc.describe()}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:  # `auditbridge map ... | head`
+        return EXIT_OK
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"auditbridge: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""``python -m auditbridge.endpoint --port N [--channel ARN ...]``: run the endpoint in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+from auditbridge.endpoint.server import LocalEndpoint
+from auditbridge.endpoint.service import Channel, CloudTrailDataService
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m auditbridge.endpoint", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--channel", action="append", default=[], help="accept this channel ARN (repeatable)")
+    args = parser.parse_args()
+    service = CloudTrailDataService([Channel(arn) for arn in args.channel], auto_create_channels=not args.channel)
+    endpoint = LocalEndpoint(service, args.host, args.port)
+    print(endpoint.url, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        endpoint.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
