@@ -2,21 +2,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from auditbridge.config import ChannelArn  # noqa: E402
-from auditbridge.pipeline import Pipeline  # noqa: E402
-from auditbridge.plugins import MapperRegistry, get_mapper_registry  # noqa: E402
-from auditbridge.retry import RetryPolicy  # noqa: E402
-from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink  # noqa: E402
-from auditbridge.testing.aws import CloudTrailDataFixture  # noqa: E402
-
-from events import ACCOUNT  # noqa: E402
+from auditbridge.config import ChannelArn
+from auditbridge.pipeline import Pipeline
+from auditbridge.plugins import MapperRegistry, get_mapper_registry
+from auditbridge.retry import RetryPolicy
+from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink
+from auditbridge.testing.aws import CloudTrailDataFixture
+from events import ACCOUNT
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from auditbridge.endpoint import Channel, Fault
 from auditbridge.messages import Disposition, InboundMessage
 from auditbridge.retry import Deadline
@@ -138,7 +137,10 @@ def test_per_entry_rejections_are_never_retried(make_pipeline, auditbridge_cloud
     report = make_pipeline().run(batch)
     assert [o.disposition for o in report.outcomes] == [Disposition.SENT, Disposition.FAILED, Disposition.SENT]
     error = report.outcomes[1].error
-    assert error is not None and error.code == code and error.event_id == bad and error.stage == "send"
+    assert error is not None
+    assert error.code == code
+    assert error.event_id == bad
+    assert error.stage == "send"
     assert auditbridge_cloudtrail_data.service.requests == 1
 
 
@@ -160,16 +162,19 @@ def test_configuration_errors_fail_every_record_without_retry(
     batch = messages(4)
     report = make_pipeline().run(batch)
     assert report.failed_message_ids == [m.message_id for m in batch]
-    assert report.configuration_error is not None and report.configuration_error.code == code
+    assert report.configuration_error is not None
+    assert report.configuration_error.code == code
     assert fast_retry.slept == []
     errors = [r for r in caplog.records if r.levelname == "ERROR"]
-    assert len(errors) == 1 and "CONFIGURATION ERROR" in errors[0].getMessage()
+    assert len(errors) == 1
+    assert "CONFIGURATION ERROR" in errors[0].getMessage()
 
 
 def test_account_not_subscribed_on_an_entry_stops_the_batch(make_pipeline, auditbridge_cloudtrail_data):
     auditbridge_cloudtrail_data.service.faults.add(Fault("entry_failure", code="AccountNotSubscribed", count=1))
     report = make_pipeline().run(messages(150))
-    assert report.configuration_error is not None and report.configuration_error.code == "AccountNotSubscribed"
+    assert report.configuration_error is not None
+    assert report.configuration_error.code == "AccountNotSubscribed"
     # The first request's other 99 entries were stored: they are acknowledged, not re-sent later.
     assert report.count(Disposition.SENT) == 99
     assert len(report.failed_message_ids) == 51

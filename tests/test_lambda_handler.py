@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import boto3
 import pytest
-
 from auditbridge import lambda_handler
-from events import CHANNEL_ARN, eventbridge_event, okta_log_event, okta_record, sqs_record
+from events import CHANNEL_ARN, eventbridge_event, okta_record, sqs_record
 
 
 @dataclass
@@ -59,7 +58,6 @@ class _CurrentStdout:
 def output(capsys):
     """Everything the function printed (structured logs and EMF metrics), as parsed JSON lines."""
     import logging
-    import sys
 
     # Powertools' handler keeps the stream it found at import time; point it at pytest's capture.
     handlers = [h for h in logging.getLogger("auditbridge").handlers if isinstance(h, logging.StreamHandler)]
@@ -154,7 +152,8 @@ def test_configuration_error_fails_everything_and_says_so_once(lambda_env, outpu
     response = lambda_handler.handler({"Records": records}, LambdaContext())
     assert len(response["batchItemFailures"]) == 3
     errors = [line for line in output() if line.get("level") == "ERROR"]
-    assert len(errors) == 1 and "ChannelNotFound" in errors[0]["message"]
+    assert len(errors) == 1
+    assert "ChannelNotFound" in errors[0]["message"]
 
 
 def test_metrics_are_published_per_source_and_error_code(lambda_env, output):
@@ -180,7 +179,9 @@ def test_payloads_stay_out_of_logs_unless_enabled(lambda_env, output, monkeypatc
     lambda_handler.handler({"Records": [record]}, LambdaContext())
     quiet = output()
     warnings = [line for line in quiet if line.get("level") == "WARNING"]
-    assert warnings and warnings[0]["error_code"] == "InvalidTimestamp" and warnings[0]["field"] == "published"
+    assert warnings
+    assert warnings[0]["error_code"] == "InvalidTimestamp"
+    assert warnings[0]["field"] == "published"
     assert secret not in json.dumps(quiet)
 
     monkeypatch.setenv("AUDITBRIDGE_LOG_PAYLOADS", "true")

@@ -66,7 +66,8 @@ def fit_object(data: dict[str, Any], limit: int, drop_first: Sequence[str] = ())
         if fits():
             return marked()
     # Even the list of removed paths is too long: say so without listing them.
-    return {TRIMMED_MARKER: "*"}
+    everything = {TRIMMED_MARKER: "*"}
+    return everything if len(json_bytes(everything)) <= limit else {}
 
 
 def _largest_member(obj: dict[str, Any]) -> str:
