@@ -172,13 +172,33 @@ def test_configuration_errors_fail_every_record_without_retry(
 
 def test_account_not_subscribed_on_an_entry_stops_the_batch(make_pipeline, auditbridge_cloudtrail_data):
     auditbridge_cloudtrail_data.service.faults.add(Fault("entry_failure", code="AccountNotSubscribed", count=1))
-    report = make_pipeline().run(messages(150))
+    report = make_pipeline(max_in_flight=4).run(messages(450))
     assert report.configuration_error is not None
     assert report.configuration_error.code == "AccountNotSubscribed"
-    # The first request's other 99 entries were stored: they are acknowledged, not re-sent later.
-    assert report.count(Disposition.SENT) == 99
+    # The first wave of 4 requests was in flight: its 399 stored entries are acknowledged and
+    # never re-sent; the fifth request is not sent at all.
+    assert report.count(Disposition.SENT) == 399
     assert len(report.failed_message_ids) == 51
-    assert auditbridge_cloudtrail_data.service.requests == 1
+    assert auditbridge_cloudtrail_data.service.requests == 4
+    assert len(auditbridge_cloudtrail_data.stored.events) == 399
+
+
+def test_requests_go_out_concurrently_up_to_the_limit(make_pipeline, auditbridge_cloudtrail_data):
+    import threading
+
+    seen: set[int] = set()
+    original = auditbridge_cloudtrail_data.service.put_audit_events
+
+    def record_thread(query, body):
+        seen.add(threading.get_ident())
+        return original(query, body)
+
+    auditbridge_cloudtrail_data.service.faults.add(Fault("delay", times=8, seconds=0.05))
+    auditbridge_cloudtrail_data.service.put_audit_events = record_thread
+    report = make_pipeline(max_in_flight=4).run(messages(800))
+    assert report.count(Disposition.SENT) == 800
+    assert report.requests == 8
+    assert len(seen) > 1  # the server saw more than one connection at a time
 
 
 def test_the_real_service_rules_catch_what_the_models_let_through(make_pipeline, auditbridge_cloudtrail_data):

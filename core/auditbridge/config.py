@@ -16,6 +16,7 @@ CHANNEL_ARN_ENV = "AUDITBRIDGE_CHANNEL_ARN"
 DLQ_URL_ENV = "AUDITBRIDGE_DLQ_URL"
 EXTERNAL_ID_ENV = "AUDITBRIDGE_EXTERNAL_ID"
 LOG_PAYLOADS_ENV = "AUDITBRIDGE_LOG_PAYLOADS"
+MAX_IN_FLIGHT_ENV = "AUDITBRIDGE_MAX_IN_FLIGHT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,8 @@ class Settings:
     dlq_url: str | None = None
     external_id: str | None = None
     log_payloads: bool = False
+    #: PutAuditEvents requests one invocation keeps in flight at once.
+    max_in_flight: int = 4
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -80,8 +83,14 @@ class Settings:
             raise ConfigurationError(
                 f"{EXTERNAL_ID_ENV} must be 2 to 1224 characters long", code="InvalidConfiguration"
             )
+        in_flight = os.environ.get(MAX_IN_FLIGHT_ENV, "4").strip()
+        if not in_flight.isdigit() or not 1 <= int(in_flight) <= 32:
+            raise ConfigurationError(
+                f"{MAX_IN_FLIGHT_ENV} must be a whole number from 1 to 32", code="InvalidConfiguration"
+            )
         return cls(
             channel=ChannelArn.parse(arn),
+            max_in_flight=int(in_flight),
             dlq_url=os.environ.get(DLQ_URL_ENV, "").strip() or None,
             external_id=external_id,
             log_payloads=env_flag(LOG_PAYLOADS_ENV),

@@ -2,6 +2,11 @@
 
 For every distinct entry the result is exactly one of: sent (with the destination's
 eventID), rejected for good (to be parked), or failed for now (back to the queue).
+
+Requests go out in waves of up to ``max_in_flight`` at once: the service's latency, not our
+CPU, dominates a batch, and a wave's answers are all read -- successes recorded -- before
+anything is decided, so a configuration error in one request never causes a resend of
+another request's events.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from auditbridge.errors import (
@@ -22,9 +28,11 @@ from auditbridge.errors import (
 from auditbridge.models import AuditEvent
 from auditbridge.packing import pack
 from auditbridge.retry import Deadline, RetryPolicy
-from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, RETRIABLE_ENTRY_CODES, Sink
+from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, RETRIABLE_ENTRY_CODES, PutResult, Sink
 
 log = logging.getLogger(__name__)
+
+Request = list[AuditEvent]
 
 
 @dataclass(slots=True)
@@ -38,102 +46,135 @@ class DeliveryReport:
     configuration_error: ConfigurationError | None = None
 
 
+@dataclass(slots=True)
+class _Round:
+    """What one attempt over a set of requests leaves to do."""
+
+    to_retry: list[AuditEvent] = field(default_factory=list)
+    last_error: dict[str, AuditBridgeError] = field(default_factory=dict)
+
+    def retry(self, entries: Sequence[AuditEvent], error: AuditBridgeError) -> None:
+        self.to_retry.extend(entries)
+        for entry in entries:
+            self.last_error[entry.id] = error
+
+
 class Delivery:
     """Delivers one batch of entries, whose ids must be unique, through ``sink``."""
 
-    def __init__(self, sink: Sink, retry: RetryPolicy, reserve_seconds: float = 1.0) -> None:
+    def __init__(self, sink: Sink, retry: RetryPolicy, reserve_seconds: float = 1.0, max_in_flight: int = 4) -> None:
         self.sink = sink
         self.retry = retry
         #: Time kept back from the deadline for parking and answering SQS.
         self.reserve_seconds = reserve_seconds
+        self.max_in_flight = max(1, max_in_flight)
+        self._executor: ThreadPoolExecutor | None = None
 
     def deliver(self, entries: Sequence[AuditEvent], deadline: Deadline) -> DeliveryReport:
         report = DeliveryReport()
-        pending = pack(entries, self.sink.max_entries_per_request, self.sink.max_request_bytes)
+        pending = self._pack(entries)
         attempt = 1
         while pending:
-            to_retry: list[AuditEvent] = []
-            last_error: dict[str, AuditBridgeError] = {}
-            queue = list(pending)
-            while queue:
-                request = queue.pop(0)
-                try:
-                    report.requests += 1
-                    result = self.sink.put_audit_events(request)
-                except RetriableError as exc:
-                    to_retry.extend(request)
-                    last_error.update(dict.fromkeys((e.id for e in request), exc))
-                    continue
-                except ConfigurationError as exc:
-                    self._stop(report, exc, [e for r in (request, *queue) for e in r] + to_retry)
+            state = _Round()
+            while pending:
+                wave, pending = pending[: self.max_in_flight], pending[self.max_in_flight :]
+                answers = self._send_wave(wave)
+                report.requests += len(wave)
+                for request, answer in zip(wave, answers, strict=True):
+                    pending.extend(self._record(report, state, request, answer))
+                if report.configuration_error is not None:
+                    unsent = [e for r in pending for e in r] + state.to_retry
+                    self._stop(report, report.configuration_error, unsent)
                     return report
-                except PermanentError as exc:
-                    # The whole request was refused for something in it: halve it until the
-                    # entry at fault stands alone, so one bad event cannot sink its neighbours.
-                    if len(request) > 1:
-                        middle = len(request) // 2
-                        queue[:0] = [request[:middle], request[middle:]]
-                    else:
-                        report.rejected[request[0].id] = _as_rejection(exc, request[0].id)
-                    continue
-                by_id = {entry.id: entry for entry in request}
-                report.sent.update(result.successful)
-                for failure in result.failed:
-                    entry = by_id.get(failure.id)
-                    if entry is None or failure.id in result.successful:
-                        continue
-                    if failure.errorCode in RETRIABLE_ENTRY_CODES:
-                        to_retry.append(entry)
-                        last_error[entry.id] = RetriableError(
-                            f"the destination answered {failure.errorCode}: {failure.errorMessage}",
-                            code=failure.errorCode,
-                            event_id=entry.id,
-                        )
-                    elif failure.errorCode in CONFIGURATION_ENTRY_CODES:
-                        error = ConfigurationError(
-                            f"the destination answered {failure.errorCode}: {failure.errorMessage}",
-                            code=failure.errorCode,
-                            hint="subscribe the account to CloudTrail Lake or choose another sink",
-                        )
-                        self._stop(report, error, [entry, *to_retry] + [e for r in queue for e in r])
-                        return report
-                    else:
-                        report.rejected[entry.id] = RejectedByDestination(
-                            f"the destination rejected the event: {failure.errorMessage or failure.errorCode}",
-                            code=failure.errorCode,
-                            event_id=entry.id,
-                            hint="fix the mapper, then redrive the message from the dead-letter queue",
-                        )
-                answered = set(result.successful) | {f.id for f in result.failed}
-                # Entries the service did not mention: their fate is unknown, so try again.
-                for entry in request:
-                    if entry.id not in answered:
-                        to_retry.append(entry)
-                        last_error[entry.id] = RetriableError(
-                            "the destination's answer did not mention this entry",
-                            code="NoResult",
-                            event_id=entry.id,
-                        )
-            if not to_retry:
+            if not state.to_retry:
                 break
             if not self.retry.wait_before(attempt, deadline, self.reserve_seconds):
-                for entry in to_retry:
-                    report.failed[entry.id] = last_error[entry.id]
+                for entry in state.to_retry:
+                    report.failed[entry.id] = state.last_error[entry.id]
                 log.warning(
                     "giving up on %d entries after %d attempts; they return to the queue",
-                    len(to_retry),
+                    len(state.to_retry),
                     attempt,
                     extra={"attempts": attempt},
                 )
                 break
             attempt += 1
-            report.retries.update(entry.id for entry in to_retry)
-            pending = pack(to_retry, self.sink.max_entries_per_request, self.sink.max_request_bytes)
+            report.retries.update(entry.id for entry in state.to_retry)
+            pending = self._pack(state.to_retry)
         return report
+
+    def _pack(self, entries: Sequence[AuditEvent]) -> list[Request]:
+        return pack(entries, self.sink.max_entries_per_request, self.sink.max_request_bytes)
+
+    def _send_wave(self, wave: list[Request]) -> list[PutResult | AuditBridgeError]:
+        if len(wave) == 1:
+            return [self._send(wave[0])]
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="auditbridge-send")
+        return list(self._executor.map(self._send, wave))
+
+    def _send(self, request: Request) -> PutResult | AuditBridgeError:
+        try:
+            return self.sink.put_audit_events(request)
+        except AuditBridgeError as exc:
+            return exc
+
+    def _record(
+        self, report: DeliveryReport, state: _Round, request: Request, answer: PutResult | AuditBridgeError
+    ) -> list[Request]:
+        """Take in one request's answer; return requests to send in the same round."""
+        if isinstance(answer, RetriableError):
+            state.retry(request, answer)
+            return []
+        if isinstance(answer, ConfigurationError):
+            report.configuration_error = report.configuration_error or answer
+            state.to_retry.extend(request)
+            return []
+        if isinstance(answer, PermanentError):
+            # The whole request was refused for something in it: halve it until the entry
+            # at fault stands alone, so one bad event cannot sink its neighbours.
+            if len(request) > 1:
+                middle = len(request) // 2
+                return [request[:middle], request[middle:]]
+            report.rejected[request[0].id] = _as_rejection(answer, request[0].id)
+            return []
+        if isinstance(answer, AuditBridgeError):  # any other classified failure: try again later
+            state.retry(request, answer)
+            return []
+        by_id = {entry.id: entry for entry in request}
+        report.sent.update(answer.successful)
+        for failure in answer.failed:
+            entry = by_id.get(failure.id)
+            if entry is None or failure.id in answer.successful:
+                continue
+            message = f"the destination answered {failure.errorCode}: {failure.errorMessage}"
+            if failure.errorCode in RETRIABLE_ENTRY_CODES:
+                state.retry([entry], RetriableError(message, code=failure.errorCode, event_id=entry.id))
+            elif failure.errorCode in CONFIGURATION_ENTRY_CODES:
+                report.configuration_error = report.configuration_error or ConfigurationError(
+                    message,
+                    code=failure.errorCode,
+                    hint="subscribe the account to CloudTrail Lake or choose another sink",
+                )
+                state.to_retry.append(entry)
+            else:
+                report.rejected[entry.id] = RejectedByDestination(
+                    f"the destination rejected the event: {failure.errorMessage or failure.errorCode}",
+                    code=failure.errorCode,
+                    event_id=entry.id,
+                    hint="fix the mapper, then redrive the message from the dead-letter queue",
+                )
+        answered = set(answer.successful) | {f.id for f in answer.failed}
+        # Entries the service did not mention: their fate is unknown, so try again.
+        unanswered = [entry for entry in request if entry.id not in answered]
+        if unanswered:
+            state.retry(
+                unanswered, RetriableError("the destination's answer did not mention this entry", code="NoResult")
+            )
+        return []
 
     @staticmethod
     def _stop(report: DeliveryReport, error: ConfigurationError, unsent: Sequence[AuditEvent]) -> None:
-        report.configuration_error = error
         for entry in unsent:
             if entry.id not in report.sent:
                 report.failed[entry.id] = error

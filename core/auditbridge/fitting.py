@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from auditbridge.models import json_bytes
 
 #: Key added to a trimmed object, listing what was removed.
@@ -31,7 +33,7 @@ def fit_object(data: dict[str, Any], limit: int, drop_first: Sequence[str] = ())
     The result carries ``auditbridgeTrimmed``: the removed paths, comma-separated, so a
     reader knows the record is partial. The same input always gives the same output.
     """
-    if len(json_bytes(data)) <= limit:
+    if len(orjson.dumps(data)) <= limit:  # key order does not change the size
         return data
     result = data
     removed: list[str] = []

@@ -6,6 +6,7 @@ Handler: ``auditbridge.lambda_handler.handler``. Environment:
 * ``AUDITBRIDGE_DLQ_URL`` -- where events that can never succeed are parked, with the reason.
   Without it they are reported as batch item failures and reach the queue's own DLQ.
 * ``AUDITBRIDGE_EXTERNAL_ID`` -- when the channel's resource policy demands one.
+* ``AUDITBRIDGE_MAX_IN_FLIGHT`` -- PutAuditEvents requests sent at once (default 4; 1 to 32).
 * ``AUDITBRIDGE_LOG_PAYLOADS=true`` -- include message bodies in rejection logs (personal data!).
 * ``POWERTOOLS_*`` and ``AWS_*`` as usual.
 
@@ -94,6 +95,7 @@ def runtime() -> Runtime:
         dead_letters=SqsDeadLetterQueue(settings.dlq_url) if settings.dlq_url else None,
         log_payloads=settings.log_payloads,
         reserve_seconds=RESERVE_SECONDS,
+        max_in_flight=settings.max_in_flight,
     )
     return Runtime(settings, pipeline)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import re
+import socket
 from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Any, Final
@@ -30,6 +30,7 @@ MAX_REQUEST_BYTES: Final = 1_000_000
 ENTRY_ID_PATTERN: Final = r"^[-_A-Za-z0-9]+$"
 EVENT_TIME_PATTERN: Final = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
 _EVENT_TIME_RE: Final = re.compile(EVENT_TIME_PATTERN)
+_ENTRY_ID_RE: Final = re.compile(ENTRY_ID_PATTERN)
 
 
 def json_bytes(value: Any) -> bytes:
@@ -39,7 +40,7 @@ def json_bytes(value: Any) -> bytes:
 
 def _max_json_bytes(limit: int) -> AfterValidator:
     def check(value: dict[str, Any]) -> dict[str, Any]:
-        size = len(json_bytes(value))
+        size = len(orjson.dumps(value))  # key order does not change the size
         if size > limit:
             raise ValueError(f"is {size:,} bytes as JSON; the limit is {limit:,} bytes")
         return value
@@ -51,17 +52,34 @@ def _event_time(value: str) -> str:
     if not _EVENT_TIME_RE.match(value):
         raise ValueError("must be UTC in the form yyyy-MM-ddTHH:mm:ssZ, e.g. 2023-01-31T22:23:12Z")
     try:
-        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")
+        # The regex fixed the layout; the constructor checks the calendar (strptime is 5x slower).
+        datetime(
+            int(value[:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19])
+        )
     except ValueError as exc:
         raise ValueError(f"is not a real date and time: {exc}") from None
     return value
 
 
+def normalize_ip_address(value: object) -> str | None:
+    """The canonical text of an IPv4 or IPv6 address, or None when ``value`` is not one.
+
+    Uses the C resolver functions: ``ipaddress`` is an order of magnitude slower, and this
+    runs for every event.
+    """
+    if not isinstance(value, str) or not 2 <= len(value) <= 45:
+        return None
+    for family in (socket.AF_INET, socket.AF_INET6) if ":" not in value else (socket.AF_INET6,):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, value))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def _ip_address(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("must be a valid IPv4 or IPv6 address; omit the field when unknown") from None
+    if normalize_ip_address(value) is None:
+        raise ValueError("must be a valid IPv4 or IPv6 address; omit the field when unknown")
     return value
 
 
@@ -123,21 +141,30 @@ class AuditEvent(_Frozen):
 
     @classmethod
     def from_event_data(cls, entry_id: str, event_data: EventData) -> AuditEvent:
+        if not (len(entry_id) <= 128 and _ENTRY_ID_RE.match(entry_id)):
+            raise ValueError(f"entry id {entry_id[:40]!r} must be 1-128 characters of [-_A-Za-z0-9]")
         data = event_data.to_json_bytes()
-        return cls(id=entry_id, eventData=data.decode("utf-8"), eventDataChecksum=checksum(data))
+        # Every field is valid by construction here; skipping re-validation saves a third of the
+        # per-event cost of building an entry.
+        entry = cls.model_construct(id=entry_id, eventData=data.decode("utf-8"), eventDataChecksum=checksum(data))
+        entry.__dict__["wire_size"] = _wire_size(entry_id, data, entry.eventData, entry.eventDataChecksum)
+        return entry
 
     @cached_property
     def wire_size(self) -> int:
         """Bytes this entry adds to a request body as botocore serialises it (ASCII-escaped JSON)."""
-        data = self.eventData.encode("utf-8")
-        # Quotes and backslashes gain one byte each; a non-ASCII character becomes a
-        # \\uXXXX escape (12 bytes for a surrogate pair), bounded by 12 per extra UTF-8 byte.
-        extra = len(data) - len(self.eventData)
-        escaped = len(data) + data.count(b'"') + data.count(b"\\") + 12 * extra
-        return escaped + len(self.id) + len(self.eventDataChecksum or "") + 64
+        return _wire_size(self.id, self.eventData.encode("utf-8"), self.eventData, self.eventDataChecksum)
 
     def to_request_entry(self) -> dict[str, str]:
         entry = {"id": self.id, "eventData": self.eventData}
         if self.eventDataChecksum is not None:
             entry["eventDataChecksum"] = self.eventDataChecksum
         return entry
+
+
+def _wire_size(entry_id: str, data: bytes, text: str, digest: str | None) -> int:
+    # Quotes and backslashes gain one byte each; a non-ASCII character becomes a \\uXXXX
+    # escape (12 bytes for a surrogate pair), bounded by 12 per extra UTF-8 byte.
+    extra = len(data) - len(text)
+    escaped = len(data) + data.count(b'"') + data.count(b"\\") + 12 * extra
+    return escaped + len(entry_id) + len(digest or "") + 64

@@ -74,12 +74,13 @@ class Pipeline:
         retry: RetryPolicy | None = None,
         log_payloads: bool = False,
         reserve_seconds: float = 1.0,
+        max_in_flight: int = 4,
     ) -> None:
         self.preparer = EventPreparer(registry, recipient_account_id=recipient_account_id, channel_arn=channel_arn)
         self.sink = sink
         self.dead_letters = dead_letters
         self.log_payloads = log_payloads
-        self.delivery = Delivery(sink, retry or RetryPolicy(), reserve_seconds)
+        self.delivery = Delivery(sink, retry or RetryPolicy(), reserve_seconds, max_in_flight)
 
     def prepare(self, message: InboundMessage) -> Prepared | Rejected:
         """Intake, dispatch, map and validate one message (see :class:`EventPreparer`)."""

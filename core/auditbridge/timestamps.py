@@ -12,6 +12,9 @@ _ISO_RE = re.compile(
 )
 
 
+_UTC_NAMES = frozenset({"Z", "z", "UTC"})
+
+
 def to_event_time(value: str, *, field: str = "eventTime") -> str:
     """Parse an ISO 8601 timestamp and return it in UTC to the second: ``2023-01-31T22:23:12Z``.
 
@@ -31,14 +34,14 @@ def to_event_time(value: str, *, field: str = "eventTime") -> str:
             code="InvalidTimestamp",
             field=field,
         ) from None
-    if zone and zone not in {"Z", "z", "UTC"}:
+    if zone and zone not in _UTC_NAMES:
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
         hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
         if hours > 23 or minutes > 59:
             raise MappingError(f"{field} has an impossible UTC offset {zone!r}", code="InvalidTimestamp", field=field)
         moment = moment.replace(tzinfo=timezone(sign * timedelta(hours=hours, minutes=minutes))).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format(moment)
 
 
 def epoch_to_event_time(value: float, *, milliseconds: bool = False, field: str = "eventTime") -> str:
@@ -50,4 +53,12 @@ def epoch_to_event_time(value: float, *, milliseconds: bool = False, field: str 
         raise MappingError(
             f"{field} {value!r} is outside the range of dates", code="InvalidTimestamp", field=field
         ) from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _format(moment)
+
+
+def _format(moment: datetime) -> str:
+    # An f-string is several times faster than strftime, and this runs for every event.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z"
+    )

@@ -27,6 +27,8 @@ CONTROL_PREFIX = "/_auditbridge/"
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes; without this, Nagle and delayed ACKs add 40 ms a call.
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import re
+import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,9 @@ class CloudTrailDataService:
         with self._lock:
             self.requests += 1
         fault = self.faults.take()
+        if fault is not None and fault.kind == "delay":
+            time.sleep(fault.seconds)
+            fault = None
         if fault is not None and fault.kind == "drop_connection":
             return Response(0, b"", drop_connection=True)
         if fault is not None and fault.kind == "error":
@@ -273,11 +277,8 @@ def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | Non
     event_time = data["eventTime"]
     if not isinstance(event_time, str) or not _EVENT_TIME_RE.match(event_time) or not _real_time(event_time):
         return "InvalidData", "eventTime must be yyyy-MM-ddTHH:mm:ssZ"
-    if "sourceIPAddress" in data:
-        try:
-            ipaddress.ip_address(data["sourceIPAddress"])
-        except (ValueError, TypeError):
-            return "InvalidData", "sourceIPAddress is not a valid IP address"
+    if "sourceIPAddress" in data and not _is_ip_address(data["sourceIPAddress"]):
+        return "InvalidData", "sourceIPAddress is not a valid IP address"
     if data["recipientAccountId"] != account_id:
         return "InvalidRecipient", "recipientAccountId must be the account that owns the channel"
     return None
@@ -285,10 +286,22 @@ def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | Non
 
 def _real_time(value: str) -> bool:
     try:
-        datetime.strptime(value[:19], "%Y-%m-%dT%H:%M:%S")
+        datetime.fromisoformat(value[:19])
     except ValueError:
         return False
     return True
+
+
+def _is_ip_address(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, value)
+        except (OSError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _error(status: int, code: str, message: str) -> Response:

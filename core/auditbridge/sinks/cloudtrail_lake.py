@@ -75,6 +75,8 @@ class CloudTrailLakeSink:
                 region_name=self.channel.region,
                 config=Config(
                     retries={"total_max_attempts": 1},
+                    # The models have checked every limit, including the ones botocore does not know.
+                    parameter_validation=False,
                     connect_timeout=5,
                     read_timeout=30,
                     tcp_keepalive=True,

@@ -25,13 +25,12 @@ additionalEventData         every other LogEvent member, trimmed to 28 kB if nee
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Final
 
 import orjson
 from auditbridge import EventBridgeEvent, EventData, MappingContext, MappingError, UserIdentity
 from auditbridge.fitting import clip, fit_object
-from auditbridge.models import ADDITIONAL_EVENT_DATA_MAX_BYTES, REQUEST_PARAMETERS_MAX_BYTES
+from auditbridge.models import ADDITIONAL_EVENT_DATA_MAX_BYTES, REQUEST_PARAMETERS_MAX_BYTES, normalize_ip_address
 from auditbridge.timestamps import to_event_time
 
 DEFAULT_EVENT_SOURCE: Final = "okta.system-log-events"
@@ -84,7 +83,7 @@ def map_log_event(
         responseElements=_drop_none({"result": result, "reason": reason}) or None,
         errorCode=clip(result, 256) if failed and result else None,
         errorMessage=clip(reason, 256) if failed and reason else None,
-        sourceIPAddress=_ip_address(client.get("ipAddress")),
+        sourceIPAddress=normalize_ip_address(client.get("ipAddress")),
         recipientAccountId=context.recipient_account_id,
         additionalEventData=_additional(log_event),
     )
@@ -156,15 +155,6 @@ def _user_agent(client: dict[str, Any]) -> str | None:
         return None
     raw = _text(user_agent.get("rawUserAgent"))
     return clip(raw, 1024) if raw else None
-
-
-def _ip_address(value: Any) -> str | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        return None
 
 
 def _event_time(published: Any, event: EventBridgeEvent, uuid: str) -> str:
