@@ -170,8 +170,10 @@ def main() -> None:
     print(f"baseline  orjson loads+dumps : {events / baseline:>10,.0f} events/s")
     print(f"handler   full Lambda path   : {events / handler:>10,.0f} events/s  (batch item failures: {failures})")
     print(f"ratio     handler / baseline : {baseline / handler:>10.3f}  (goal: >= 0.333)")
-    print(f"handler CPU in this process  : {cpu / events * 1e6:>10.1f} us/event "
-          f"(the rest of {handler / events * 1e6:.1f} us/event is waiting for the endpoint)")
+    print(
+        f"handler CPU in this process  : {cpu / events * 1e6:>10.1f} us/event "
+        f"(the rest of {handler / events * 1e6:.1f} us/event is waiting for the endpoint)"
+    )
     print(f"PutAuditEvents calls         : {calls:>10,}  (least possible: {minimum:,})")
     print(f"cold start: import handler   : {lean - bare:>10.0f} ms over a bare interpreter ({bare:.0f} ms)")
 
