@@ -7,7 +7,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
 
 from auditbridge.errors import AuditBridgeError
 from auditbridge.messages import InboundMessage
@@ -114,3 +117,32 @@ def _region_of_queue_url(url: str) -> str | None:
     # https://sqs.<region>.amazonaws.com/<account>/<name>; other shapes (local endpoints) use the default.
     match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com", url)
     return match.group(1) if match else None
+
+
+class JsonLinesDeadLetters:
+    """A dead-letter file for the CLI: one JSON line per rejected event, reason and original body."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.count = 0
+
+    def park(self, parcels: Sequence[Parcel]) -> set[str]:
+        if not parcels:
+            return set()
+        with self.path.open("ab") as out:
+            for parcel in parcels:
+                error = parcel.error
+                line = {
+                    "position": parcel.message.position or parcel.message.message_id,
+                    "errorCode": error.code,
+                    "errorMessage": error.message,
+                    "stage": error.stage.value,
+                    "source": error.source,
+                    "eventId": error.event_id,
+                    "field": error.field,
+                    "hint": error.hint,
+                    "body": parcel.message.body,
+                }
+                out.write(orjson.dumps({k: v for k, v in line.items() if v is not None}) + b"\n")
+                self.count += 1
+        return set()

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from auditbridge import __version__
-from auditbridge.cli import map_command, plugins_command
+from auditbridge.cli import ingest_command, lake_command, map_command, plugins_command, query_command
 from auditbridge.errors import AuditBridgeError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -21,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"auditbridge {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     map_command.add_parser(commands)
+    ingest_command.add_parser(commands)
+    query_command.add_parser(commands)
+    lake_command.add_parser(commands)
     plugins_command.add_parser(commands)
     return parser
 
@@ -31,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         status: int = args.run(args)
     except AuditBridgeError as exc:
-        print(f"auditbridge: {exc.describe()}", file=sys.stderr)
+        # Stage and event context mean nothing for a command-line mistake; show them only when set.
+        text = exc.describe() if (exc.source or exc.event_id) else f"{exc.code}: {exc.message}"
+        if exc.hint and not (exc.source or exc.event_id):
+            text += f"; {exc.hint}"
+        print(f"auditbridge: {text}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `auditbridge map ... | head`
         return EXIT_OK

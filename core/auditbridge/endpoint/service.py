@@ -146,10 +146,20 @@ class CloudTrailDataService:
             return _error(fault.status, fault.code, fault.message)
         try:
             channel = self._channel(query.get("channelArn"), query.get("externalId"))
-            entries = self._entries(body)
+            entries = self._check_entries(_parse_body(body))
         except ServiceError as exc:
             return _error(exc.status, exc.code, exc.message)
-        return self._accept(channel, entries, fault)
+        successful, failed = self._accept(channel, entries, fault)
+        if fault is not None and fault.kind == "store_then_fail":
+            return _error(fault.status, fault.code, fault.message)
+        return Response(200, orjson.dumps({"successful": successful, "failed": failed}))
+
+    def put_entries(
+        self, channel_arn: str, external_id: str | None, entries: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """PutAuditEvents without HTTP, for in-process sinks; raises :class:`ServiceError`."""
+        channel = self._channel(channel_arn, external_id)
+        return self._accept(channel, self._check_entries(entries), None)
 
     # -- request-level checks ----------------------------------------------------------
 
@@ -173,14 +183,7 @@ class CloudTrailDataService:
             raise ServiceError(403, "ChannelInsufficientPermission", "The caller is not allowed to use this channel.")
         return channel
 
-    def _entries(self, body: bytes) -> list[dict[str, Any]]:
-        if len(body) > MAX_BODY_BYTES:
-            raise ServiceError(413, "ValidationException", f"Request body is {len(body)} bytes; the limit is 1 MB.")
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise ServiceError(400, "SerializationException", "The request body is not valid JSON.") from None
-        entries = request.get("auditEvents") if isinstance(request, dict) else None
+    def _check_entries(self, entries: Any) -> list[dict[str, Any]]:
         if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_ENTRIES:
             raise ServiceError(400, "ValidationException", "auditEvents must hold 1 to 100 entries.")
         seen: set[str] = set()
@@ -197,7 +200,9 @@ class CloudTrailDataService:
 
     # -- per-entry checks and storage ---------------------------------------------------
 
-    def _accept(self, channel: Channel, entries: list[dict[str, Any]], fault: Fault | None) -> Response:
+    def _accept(
+        self, channel: Channel, entries: list[dict[str, Any]], fault: Fault | None
+    ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         successful: list[dict[str, str]] = []
         failed: list[dict[str, str]] = []
         accepted: list[StoredEvent] = []
@@ -224,9 +229,17 @@ class CloudTrailDataService:
             successful.append({"id": entry_id, "eventID": event_id})
         if accepted:
             self.store.store(accepted)
-        if fault is not None and fault.kind == "store_then_fail":
-            return _error(fault.status, fault.code, fault.message)
-        return Response(200, orjson.dumps({"successful": successful, "failed": failed}))
+        return successful, failed
+
+
+def _parse_body(body: bytes) -> Any:
+    if len(body) > MAX_BODY_BYTES:
+        raise ServiceError(413, "ValidationException", f"Request body is {len(body)} bytes; the limit is 1 MB.")
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise ServiceError(400, "SerializationException", "The request body is not valid JSON.") from None
+    return request.get("auditEvents") if isinstance(request, dict) else None
 
 
 def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:

@@ -1,0 +1,83 @@
+"""Benchmark of the local lake (`make bench`), as ratios measured in one run.
+
+* Ingest: 100,000 synthetic Okta events through ``auditbridge ingest`` into a fresh lake
+  (the Lambda's pipeline, the service's per-entry checks, one transaction per request).
+* Query: the blog's "events per user" through ``auditbridge query``'s path (translate with
+  sqlglot, open the lake read-only, run) against DuckDB running the equivalent SQL directly
+  on an open connection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+
+    import duckdb
+    from auditbridge.cli.main import main as cli
+    from auditbridge.lake.query import run_query
+    from auditbridge.lake.store import LocalLake
+    from auditbridge_okta.samples import eventbridge_envelope, synthetic_log_events
+
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "events.jsonl"
+        with source.open("wb") as out:
+            for log_event in synthetic_log_events(args.events, seed=3):
+                out.write(orjson.dumps(eventbridge_envelope(log_event, "aws.partner/okta.com/bench/stream")) + b"\n")
+        lake_path = Path(folder) / "bench.duckdb"
+
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = cli(["ingest", str(source), "--lake", str(lake_path)])
+        ingest = time.perf_counter() - started
+        assert status == 0
+
+        lake = LocalLake(lake_path)
+        store = lake.default_store()
+        sql = (
+            "SELECT element_at(eventData.userIdentity.details, 'alternateId') AS user, COUNT(*) AS events "
+            f"FROM {store.id} WHERE eventData.eventSource = 'okta.system-log-events' GROUP BY 1 ORDER BY 2 DESC"
+        )
+        ours = []
+        for _ in range(args.rounds):
+            began = time.perf_counter()
+            rows = run_query(sql, lake).rows
+            ours.append(time.perf_counter() - began)
+        direct_sql = (
+            "SELECT eventData.userIdentity.details['alternateId'] AS user, COUNT(*) AS events FROM partner_events "
+            f"WHERE store_id = '{store.id}' AND eventData.eventSource = 'okta.system-log-events' "
+            "GROUP BY 1 ORDER BY 2 DESC"
+        )
+        con = duckdb.connect(str(lake_path), read_only=True)
+        direct = []
+        for _ in range(args.rounds):
+            began = time.perf_counter()
+            direct_rows = con.execute(direct_sql).fetchall()
+            direct.append(time.perf_counter() - began)
+        con.close()
+        assert sorted(rows) == sorted(direct_rows)
+
+    ours_s, direct_s = statistics.median(ours), statistics.median(direct)
+    print(f"lake ingest : {args.events:,} events in {ingest:.1f} s = {args.events / ingest:,.0f} events/s")
+    print(
+        f"lake query  : events per user over {args.events:,} events: auditbridge query {ours_s * 1000:.1f} ms, "
+        f"DuckDB directly {direct_s * 1000:.1f} ms, ratio {ours_s / direct_s:.2f}x "
+        "(ours includes parsing, translating and opening the lake)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""``auditbridge ingest``: the Lambda's pipeline over files, into the local lake by default."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from auditbridge.cli.common import add_lake_option, open_lake
+from auditbridge.config import CHANNEL_ARN_ENV, ChannelArn
+from auditbridge.dead_letters import JsonLinesDeadLetters
+from auditbridge.errors import ConfigurationError
+from auditbridge.inputs import read_messages
+from auditbridge.messages import Disposition
+from auditbridge.pipeline import Pipeline
+from auditbridge.plugins import get_mapper_registry
+from auditbridge.retry import Deadline
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "ingest",
+        help="run the ingest pipeline over files of EventBridge or SQS events",
+        description="Dispatch, map, validate, pack, send and park, exactly as the Lambda does, over files of "
+        "EventBridge events or SQS events; into the local lake unless --sink cloudtrail-lake. Rejected events "
+        "go to a dead-letter JSON-lines file beside the lake; the exit status is 1 when any was rejected.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="input files; '-' or none reads stdin")
+    add_lake_option(parser)
+    parser.add_argument("--event-data-store", metavar="ID", help="local store id, ARN or name (default: 'default')")
+    parser.add_argument("--sink", choices=("local", "cloudtrail-lake"), default="local")
+    parser.add_argument(
+        "--channel-arn", default=os.environ.get(CHANNEL_ARN_ENV), help=f"the channel (default: ${CHANNEL_ARN_ENV})"
+    )
+    parser.add_argument("--batch-size", type=int, default=1000, help="messages per pipeline batch (like SQS)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.batch_size < 1:
+        raise ConfigurationError("--batch-size must be at least 1", code="InvalidArgument")
+    lake = open_lake(args) if args.sink == "local" else None
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    base = lake.path if lake is not None else Path("auditbridge")
+    dead_letters = JsonLinesDeadLetters(base.with_name(f"{base.stem}.rejected-{started}.jsonl"))
+    if lake is not None:
+        with lake.hold():
+            store = lake.get_store(args.event_data_store) if args.event_data_store else lake.default_store()
+            pipeline = _local_pipeline(lake, store, args.channel_arn, dead_letters)
+            counts, requests = _ingest(pipeline, args)
+        destination = f"event data store {store.id} ({store.name}) in {lake.path}"
+    else:
+        if not args.channel_arn:
+            raise ConfigurationError(
+                "--sink cloudtrail-lake needs --channel-arn or AUDITBRIDGE_CHANNEL_ARN", code="MissingConfiguration"
+            )
+        from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink
+
+        channel = ChannelArn.parse(args.channel_arn)
+        pipeline = Pipeline(
+            get_mapper_registry(),
+            CloudTrailLakeSink(channel, os.environ.get("AUDITBRIDGE_EXTERNAL_ID") or None),
+            recipient_account_id=channel.account_id,
+            channel_arn=channel.arn,
+            dead_letters=dead_letters,
+        )
+        counts, requests = _ingest(pipeline, args)
+        destination = f"channel {channel.arn}"
+    return _summary(counts, requests, destination, dead_letters)
+
+
+def _local_pipeline(lake: Any, store: Any, channel_arn: str | None, dead_letters: JsonLinesDeadLetters) -> Pipeline:
+    from auditbridge.sinks.local_lake import LocalLakeSink
+
+    channel = ChannelArn.parse(channel_arn or store.channel_arn)
+    return Pipeline(
+        get_mapper_registry(),
+        LocalLakeSink(lake, store, channel.arn),
+        recipient_account_id=channel.account_id,
+        channel_arn=channel.arn,
+        dead_letters=dead_letters,
+        max_in_flight=1,  # one writer: DuckDB serialises writes anyway
+    )
+
+
+def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> tuple[Counter[str], int]:
+    counts: Counter[str] = Counter()
+    requests = 0
+    messages = read_messages(args.files)
+    progress = sys.stderr.isatty()
+    started = time.monotonic()
+    while batch := list(islice(messages, args.batch_size)):
+        report = pipeline.run(batch, Deadline.none())
+        requests += report.requests
+        for outcome in report.outcomes:
+            counts["read"] += 1
+            counts[outcome.disposition.value] += 1
+            if outcome.error is not None:
+                counts[f"reason:{outcome.error.code}"] += 1
+        if report.configuration_error is not None:
+            raise report.configuration_error
+        if progress:
+            rate = counts["read"] / max(time.monotonic() - started, 1e-9)
+            sys.stderr.write(f"\r{counts['read']:,} events, {rate:,.0f}/s ")
+            sys.stderr.flush()
+    if progress:
+        sys.stderr.write("\n")
+    return counts, requests
+
+
+def _summary(counts: Counter[str], requests: int, destination: str, dead_letters: JsonLinesDeadLetters) -> int:
+    rejected = counts[Disposition.PARKED.value] + counts[Disposition.FAILED.value]
+    print(
+        f"read {counts['read']:,} events: sent {counts['sent']:,} to {destination} in {requests:,} "
+        f"PutAuditEvents requests, {counts['duplicate']:,} duplicates, {rejected:,} rejected"
+    )
+    reasons = sorted(
+        ((k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith("reason:")),
+        key=lambda item: (-item[1], item[0]),
+    )
+    for code, count in reasons:
+        print(f"  {count:>8,}  {code}")
+    if dead_letters.count:
+        print(f"rejected events and their reasons: {dead_letters.path}")
+    if counts[Disposition.FAILED.value]:
+        print(f"{counts['failed']:,} events failed for now (retriable); run the same input again", file=sys.stderr)
+    return 1 if rejected else 0

@@ -1,0 +1,160 @@
+"""The local lake's tables, shaped like CloudTrail Lake's rows.
+
+Partner (integration) events: top-level ``eventTime`` (a timestamp), ``eventData`` with the fields
+sent (its maps readable as ``map<string,string>``), and what CloudTrail adds: ``eventID``,
+``eventCategory`` = ``ActivityAuditLog``, ``eventType`` = ``ActivityLog``, ``eventVersion``,
+``awsRegion`` and ``metadata`` (``ingestionTime``, ``channelARN``).
+
+AWS CloudTrail events imported from trail log files keep CloudTrail's own top-level columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import orjson
+
+MAP: Final = "MAP(VARCHAR, VARCHAR)"
+EVENT_DATA_TYPE: Final = (
+    "STRUCT(version VARCHAR, userIdentity STRUCT(type VARCHAR, principalId VARCHAR, details "
+    f"{MAP}), userAgent VARCHAR, eventSource VARCHAR, eventName VARCHAR, eventTime VARCHAR, UID VARCHAR, "
+    f"requestParameters {MAP}, responseElements {MAP}, errorCode VARCHAR, errorMessage VARCHAR, "
+    f"sourceIPAddress VARCHAR, recipientAccountId VARCHAR, additionalEventData {MAP})"
+)
+METADATA_TYPE: Final = "STRUCT(ingestionTime TIMESTAMP, channelARN VARCHAR)"
+
+#: column -> DuckDB type, in table order
+PARTNER_COLUMNS: Final = {
+    "store_id": "VARCHAR",
+    "eventVersion": "VARCHAR",
+    "eventCategory": "VARCHAR",
+    "eventType": "VARCHAR",
+    "eventID": "VARCHAR",
+    "eventTime": "TIMESTAMP",
+    "awsRegion": "VARCHAR",
+    "eventData": EVENT_DATA_TYPE,
+    "metadata": METADATA_TYPE,
+}
+
+USER_IDENTITY_TYPE: Final = (
+    "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, accessKeyId VARCHAR, "
+    "userName VARCHAR, invokedBy VARCHAR)"
+)
+CLOUDTRAIL_COLUMNS: Final = {
+    "store_id": "VARCHAR",
+    "eventVersion": "VARCHAR",
+    "eventTime": "TIMESTAMP",
+    "eventSource": "VARCHAR",
+    "eventName": "VARCHAR",
+    "awsRegion": "VARCHAR",
+    "sourceIPAddress": "VARCHAR",
+    "userAgent": "VARCHAR",
+    "userIdentity": USER_IDENTITY_TYPE,
+    "requestParameters": MAP,
+    "responseElements": MAP,
+    "additionalEventData": MAP,
+    "errorCode": "VARCHAR",
+    "errorMessage": "VARCHAR",
+    "requestID": "VARCHAR",
+    "eventID": "VARCHAR",
+    "eventType": "VARCHAR",
+    "eventCategory": "VARCHAR",
+    "readOnly": "BOOLEAN",
+    "managementEvent": "BOOLEAN",
+    "recipientAccountId": "VARCHAR",
+    "sharedEventID": "VARCHAR",
+    "vpcEndpointId": "VARCHAR",
+    "resources": "VARCHAR",
+    "tlsDetails": "VARCHAR",
+}
+
+EVENT_DATA_STRINGS: Final = (
+    "version",
+    "userAgent",
+    "eventSource",
+    "eventName",
+    "eventTime",
+    "UID",
+    "errorCode",
+    "errorMessage",
+    "sourceIPAddress",
+    "recipientAccountId",
+)
+EVENT_DATA_MAPS: Final = ("requestParameters", "responseElements", "additionalEventData")
+
+
+def as_string_map(value: Any) -> dict[str, str] | None:
+    """A JSON object as CloudTrail Lake shows it in SQL: nested values become JSON text."""
+    if not isinstance(value, dict):
+        return None
+    return {str(key): item if isinstance(item, str) else orjson.dumps(item).decode() for key, item in value.items()}
+
+
+def partner_row(
+    *,
+    store_id: str,
+    event_id: str,
+    event_data: str,
+    channel_arn: str,
+    ingestion_time: str,
+) -> dict[str, Any]:
+    """One stored integration event as a row of ``partner_events``."""
+    data = orjson.loads(event_data)
+    identity = data.get("userIdentity") or {}
+    event_time = str(data.get("eventTime", "")).rstrip("Z").replace("T", " ")
+    return {
+        "store_id": store_id,
+        "eventVersion": "1.0",
+        "eventCategory": "ActivityAuditLog",
+        "eventType": "ActivityLog",
+        "eventID": event_id,
+        "eventTime": event_time,
+        "awsRegion": channel_arn.split(":")[3] if channel_arn.count(":") >= 5 else None,
+        "eventData": {
+            **{name: data.get(name) for name in EVENT_DATA_STRINGS},
+            **{name: as_string_map(data.get(name)) for name in EVENT_DATA_MAPS},
+            "userIdentity": {
+                "type": identity.get("type"),
+                "principalId": identity.get("principalId"),
+                "details": as_string_map(identity.get("details")),
+            },
+        },
+        "metadata": {"ingestionTime": ingestion_time.rstrip("Z").replace("T", " "), "channelARN": channel_arn},
+    }
+
+
+def cloudtrail_row(store_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    """One AWS CloudTrail record (as a trail delivers it) as a row of ``cloudtrail_events``."""
+    raw_identity = record.get("userIdentity")
+    identity: dict[str, Any] = raw_identity if isinstance(raw_identity, dict) else {}
+    row: dict[str, Any] = {"store_id": store_id}
+    for name, kind in CLOUDTRAIL_COLUMNS.items():
+        if name == "store_id":
+            continue
+        value = record.get(name)
+        if name == "eventTime":
+            value = str(value or "").rstrip("Z").replace("T", " ") or None
+        elif name == "userIdentity":
+            value = {
+                key: _text(identity.get(key))
+                for key in ("type", "principalId", "arn", "accountId", "accessKeyId", "userName", "invokedBy")
+            }
+        elif kind == MAP:
+            value = as_string_map(value)
+        elif kind == "BOOLEAN":
+            value = value if isinstance(value, bool) else None
+        elif value is not None and not isinstance(value, str):
+            value = orjson.dumps(value).decode()
+        row[name] = value
+    return row
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return orjson.dumps(value).decode()
+
+
+def columns_spec(columns: dict[str, str]) -> str:
+    """The ``columns={...}`` argument of DuckDB's ``read_json`` for a table."""
+    return "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"

@@ -1,0 +1,302 @@
+"""The local lake: one DuckDB file holding event data stores, as CloudTrail Lake holds them.
+
+Each event data store has a UUID id (shown and queried like CloudTrail Lake's) and is a view
+over one of two tables: ``partner_events`` (integration events sent with PutAuditEvents) or
+``cloudtrail_events`` (AWS CloudTrail log files imported from a trail). Every PutAuditEvents
+batch is written in one transaction: a crash mid-ingest leaves no half batch, and readers see
+whole batches only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import orjson
+
+from auditbridge.endpoint.service import StoredEvent
+from auditbridge.errors import ConfigurationError
+from auditbridge.lake.schema import CLOUDTRAIL_COLUMNS, PARTNER_COLUMNS, cloudtrail_row, columns_spec, partner_row
+
+DEFAULT_LAKE = "auditbridge.duckdb"
+LAKE_ENV = "AUDITBRIDGE_LAKE"
+LOCAL_REGION = "local"
+LOCAL_ACCOUNT = "000000000000"
+StoreKind = Literal["partner", "cloudtrail"]
+TABLES: dict[StoreKind, tuple[str, dict[str, str]]] = {
+    "partner": ("partner_events", PARTNER_COLUMNS),
+    "cloudtrail": ("cloudtrail_events", CLOUDTRAIL_COLUMNS),
+}
+#: How long to wait for another process (say, ``auditbridge lake serve``) to release the file.
+LOCK_WAIT_SECONDS = 15.0
+
+
+def default_lake_path() -> Path:
+    return Path(os.environ.get(LAKE_ENV) or DEFAULT_LAKE)
+
+
+@dataclass(frozen=True, slots=True)
+class EventDataStore:
+    id: str
+    name: str
+    kind: StoreKind
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:cloudtrail:{LOCAL_REGION}:{LOCAL_ACCOUNT}:eventdatastore/{self.id}"
+
+    @property
+    def channel_arn(self) -> str:
+        """The channel that feeds this store when no other is given."""
+        return f"arn:aws:cloudtrail:{LOCAL_REGION}:{LOCAL_ACCOUNT}:channel/{self.id}"
+
+    @property
+    def view(self) -> str:
+        return view_name(self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSummary:
+    store: EventDataStore
+    events: int
+    first: datetime | None
+    last: datetime | None
+
+
+def view_name(store_id: str) -> str:
+    return "store_" + store_id.replace("-", "_")
+
+
+class LocalLake:
+    """A DuckDB file of event data stores. Safe to share between threads of one process."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_lake_path()
+        self._held: duckdb.DuckDBPyConnection | None = None
+        self._lock = threading.RLock()
+
+    # -- connections ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection; the held one if :meth:`hold` is active, else a short-lived one.
+
+        Short-lived connections let ``auditbridge query`` read the file while ``lake serve``
+        writes to it (DuckDB allows one writing process at a time).
+        """
+        with self._lock:
+            if self._held is not None:
+                yield self._held
+                return
+            if read_only and not self.path.exists():
+                raise ConfigurationError(
+                    f"no lake at {self.path}", code="LakeNotFound", hint="ingest events first, or pass --lake PATH"
+                )
+            connection = _open(self.path, read_only=read_only)
+            try:
+                if not read_only:
+                    _ensure_schema(connection)
+                yield connection
+            finally:
+                connection.close()
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[LocalLake]:
+        """Keep one read-write connection open, for a long ingest."""
+        with self._lock:
+            self._held = _open(self.path, read_only=False)
+            _ensure_schema(self._held)
+        try:
+            yield self
+        finally:
+            with self._lock:
+                held, self._held = self._held, None
+                if held is not None:
+                    held.close()
+
+    # -- event data stores ---------------------------------------------------------------
+
+    def create_store(
+        self, name: str | None = None, kind: StoreKind = "partner", store_id: str | None = None
+    ) -> EventDataStore:
+        store = EventDataStore(store_id or str(uuid.uuid4()), name or "", kind)
+        table = TABLES[kind][0]
+        with self.connect() as con:
+            con.execute(
+                "INSERT INTO event_data_stores VALUES (?, ?, ?, ?)",
+                [store.id, store.name or store.id, kind, datetime.now(UTC).replace(tzinfo=None)],
+            )
+            columns = ", ".join(f'"{c}"' for c in TABLES[kind][1] if c != "store_id")
+            con.execute(
+                f'CREATE OR REPLACE VIEW "{store.view}" AS SELECT {columns} FROM {table} '  # noqa: S608
+                f"WHERE store_id = '{store.id}'"
+            )
+        return EventDataStore(store.id, store.name or store.id, kind)
+
+    def stores(self) -> list[EventDataStore]:
+        if not self.path.exists():
+            return []
+        with self.connect(read_only=True) as con:
+            if not _has_schema(con):
+                return []
+            rows = con.execute("SELECT id, name, kind FROM event_data_stores ORDER BY created_at, id").fetchall()
+        return [EventDataStore(row[0], row[1], row[2]) for row in rows]
+
+    def summaries(self) -> list[StoreSummary]:
+        summaries = []
+        with self.connect(read_only=True) as con:
+            for store in self.stores():
+                query = f'SELECT count(*), min(eventTime), max(eventTime) FROM "{store.view}"'  # noqa: S608
+                count, first, last = con.execute(query).fetchone() or (0, None, None)
+                summaries.append(StoreSummary(store, count, first, last))
+        return summaries
+
+    def get_store(self, reference: str) -> EventDataStore:
+        """A store by id, ARN or name."""
+        wanted = reference.rsplit("/", 1)[-1] if reference.startswith("arn:") else reference
+        stores = self.stores()
+        for store in stores:
+            if wanted in (store.id, store.name):
+                return store
+        known = ", ".join(f"{s.id} ({s.name})" if s.name != s.id else s.id for s in stores) or "none yet"
+        raise ConfigurationError(
+            f"no event data store {reference!r} in {self.path}; known stores: {known}",
+            code="EventDataStoreNotFound",
+            hint="`auditbridge lake list` shows them; `auditbridge lake create` makes one",
+        )
+
+    def default_store(self) -> EventDataStore:
+        """The store called ``default``, created on first use."""
+        for store in self.stores():
+            if store.name == "default" and store.kind == "partner":
+                return store
+        return self.create_store("default")
+
+    def store_for_channel(self, channel_arn: str) -> EventDataStore:
+        """The store a channel feeds; a new one the first time a channel is seen."""
+        with self.connect() as con:
+            row = con.execute("SELECT event_data_store FROM channels WHERE arn = ?", [channel_arn]).fetchone()
+        if row is not None:
+            return self.get_store(row[0])
+        channel_id = channel_arn.rsplit("/", 1)[-1]
+        existing = next((s for s in self.stores() if s.id == channel_id), None)
+        store = existing or self.create_store(f"channel {channel_id}", store_id=_uuid_or_none(channel_id))
+        with self.connect() as con:
+            con.execute("INSERT OR REPLACE INTO channels VALUES (?, ?)", [channel_arn, store.id])
+        return store
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def insert_partner_events(self, store: EventDataStore, events: Sequence[StoredEvent]) -> None:
+        rows = (
+            partner_row(
+                store_id=store.id,
+                event_id=event.event_id,
+                event_data=event.event_data,
+                channel_arn=event.channel_arn,
+                ingestion_time=event.ingestion_time,
+            )
+            for event in events
+        )
+        self._insert("partner", rows)
+
+    def insert_cloudtrail_records(self, store: EventDataStore, records: Iterable[dict[str, Any]]) -> int:
+        if store.kind != "cloudtrail":
+            raise ConfigurationError(
+                f"event data store {store.id} holds partner events; import AWS CloudTrail logs into a "
+                "store created with `auditbridge lake create --kind cloudtrail`",
+                code="WrongStoreKind",
+            )
+        rows = [cloudtrail_row(store.id, record) for record in records]
+        self._insert("cloudtrail", rows)
+        return len(rows)
+
+    def _insert(self, kind: StoreKind, rows: Iterable[dict[str, Any]]) -> None:
+        table, columns = TABLES[kind]
+        # DuckDB reads newline-delimited JSON straight into nested STRUCT and MAP columns,
+        # far faster than binding rows one by one.
+        handle, name = tempfile.mkstemp(suffix=".jsonl", prefix="auditbridge-")
+        try:
+            with os.fdopen(handle, "wb") as out:
+                for row in rows:
+                    out.write(orjson.dumps(row) + b"\n")
+            with self.connect() as con:
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    con.execute(
+                        f"INSERT INTO {table} SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608
+                        f"columns={columns_spec(columns)})",
+                        [name],
+                    )
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+        finally:
+            os.unlink(name)
+
+
+class LakeEventStore:
+    """The local endpoint's storage (``EventStore``), writing accepted batches into the lake."""
+
+    def __init__(self, lake: LocalLake, store: EventDataStore | None = None) -> None:
+        self.lake = lake
+        self.store_override = store
+
+    def store(self, events: Sequence[StoredEvent]) -> None:
+        by_channel: dict[str, list[StoredEvent]] = {}
+        for event in events:
+            by_channel.setdefault(event.channel_arn, []).append(event)
+        for channel_arn, batch in by_channel.items():
+            target = self.store_override or self.lake.store_for_channel(channel_arn)
+            self.lake.insert_partner_events(target, batch)
+
+
+def _open(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise ConfigurationError(
+                    f"cannot open the lake {path}: {exc}",
+                    code="LakeBusy",
+                    hint="another process (auditbridge lake serve?) holds it; stop it or wait",
+                ) from None
+            time.sleep(0.05)
+
+
+def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'event_data_stores'"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS event_data_stores "
+        "(id VARCHAR PRIMARY KEY, name VARCHAR, kind VARCHAR, created_at TIMESTAMP)"
+    )
+    con.execute("CREATE TABLE IF NOT EXISTS channels (arn VARCHAR PRIMARY KEY, event_data_store VARCHAR)")
+    for table, columns in TABLES.values():
+        definition = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({definition})")
+
+
+def _uuid_or_none(value: str) -> str | None:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None
