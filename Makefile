@@ -7,7 +7,11 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench package clean
+
+LINT_VENV := .venv-lint
+LAMBDA_ARCH ?= arm64
+LAMBDA_PYTHON ?= 3.13
 
 $(STAMP): pyproject.toml plugins/okta/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,14 +34,25 @@ demo: $(DEMO_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
-lint: $(STAMP)
+# cfn-lint and checkov live in their own venv: checkov's dependencies clash with the project's.
+$(LINT_VENV)/.installed:
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/pip install --quiet cfn-lint checkov
+	touch $@
+
+lint: $(STAMP) $(LINT_VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(LINT_VENV)/bin/cfn-lint deploy/template.yaml
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download -f deploy/template.yaml
+
+package: $(STAMP)
+	$(BIN)/python deploy/package.py --arch $(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_lake.py
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LINT_VENV) build dist .mypy_cache .ruff_cache

@@ -364,8 +364,9 @@ def test_cloudtrail_logs_only_go_into_cloudtrail_stores(lake_path, okta_store, c
 
 def test_ingest_can_send_to_cloudtrail_lake_instead(tmp_path, capsys, auditbridge_cloudtrail_data):
     source = write_events(tmp_path / "e.jsonl", [eventbridge_event(okta_log_event()) for _ in range(5)])
-    status, out, _ = cli(capsys, "ingest", source, "--sink", "cloudtrail-lake",
-                         "--channel-arn", auditbridge_cloudtrail_data.channel_arn)
+    status, out, _ = cli(
+        capsys, "ingest", source, "--sink", "cloudtrail-lake", "--channel-arn", auditbridge_cloudtrail_data.channel_arn
+    )
     assert status == 0
     assert f"sent 5 to channel {auditbridge_cloudtrail_data.channel_arn}" in out
     assert len(auditbridge_cloudtrail_data.stored.events) == 5

@@ -38,3 +38,24 @@ def print_table(columns: list[str], rows: list[list[str]], out: Any = None) -> N
     out.write("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip() + "\n")
     for row in rows:
         out.write("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() + "\n")
+
+
+def sqs_client(queue_url: str) -> Any:
+    """An SQS client for a queue URL: its Region when the URL names one, the default otherwise."""
+    import re
+
+    import boto3
+    from botocore.config import Config
+
+    if not queue_url.startswith(("https://", "http://")):
+        raise ConfigurationError(
+            f"{queue_url!r} is not a queue URL",
+            code="InvalidArgument",
+            hint="use the URL `aws sqs get-queue-url` prints",
+        )
+    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com", queue_url)
+    return boto3.session.Session().client(
+        "sqs",
+        region_name=match.group(1) if match else None,
+        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
+    )

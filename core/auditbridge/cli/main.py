@@ -7,7 +7,15 @@ import sys
 from collections.abc import Sequence
 
 from auditbridge import __version__
-from auditbridge.cli import ingest_command, lake_command, map_command, plugins_command, query_command
+from auditbridge.cli import (
+    dlq_command,
+    ingest_command,
+    lake_command,
+    map_command,
+    plugins_command,
+    query_command,
+    worker_command,
+)
 from auditbridge.errors import AuditBridgeError
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
@@ -24,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_command.add_parser(commands)
     query_command.add_parser(commands)
     lake_command.add_parser(commands)
+    worker_command.add_parser(commands)
+    dlq_command.add_parser(commands)
     plugins_command.add_parser(commands)
     return parser
 
