@@ -13,10 +13,10 @@ LINT_VENV := .venv-lint
 LAMBDA_ARCH ?= arm64
 LAMBDA_PYTHON ?= 3.13
 
-$(STAMP): pyproject.toml plugins/okta/pyproject.toml constraints.txt
+$(STAMP): pyproject.toml plugins/okta/pyproject.toml plugins/generic_webhook/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,lake]' -e plugins/okta
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,lake]' -e plugins/okta -e plugins/generic_webhook
 	touch $(STAMP) $(DEMO_STAMP)
 
 # The demo needs only the framework, the lake extra and the Okta plugin: a faster first install.
@@ -46,6 +46,9 @@ lint: $(STAMP) $(LINT_VENV)/.installed
 	$(BIN)/mypy
 	$(LINT_VENV)/bin/cfn-lint deploy/template.yaml
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download -f deploy/template.yaml
+	mkdir -p build && sed 's/Default: "false"  # lint: also checked with "true"/Default: "true"/' deploy/template.yaml > build/template-webhooks.yaml
+	$(LINT_VENV)/bin/cfn-lint build/template-webhooks.yaml
+	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download -f build/template-webhooks.yaml
 
 package: $(STAMP)
 	$(BIN)/python deploy/package.py --arch $(LAMBDA_ARCH) --python-version $(LAMBDA_PYTHON)

@@ -102,7 +102,10 @@ def test_the_package_discovers_plugins_and_maps_from_the_zip_alone(lambda_zip, t
     """)
     done = subprocess.run([sys.executable, "-I", "-S", "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"mappers": {"okta": "auditbridge-okta"}, "id": event["detail"]["uuid"]}
+    assert json.loads(done.stdout) == {
+        "mappers": {"okta": "auditbridge-okta", "webhook": "auditbridge-generic-webhook"},
+        "id": event["detail"]["uuid"],
+    }
 
 
 def test_the_template_is_plain_cloudformation_with_least_privilege():
@@ -113,7 +116,9 @@ def test_the_template_is_plain_cloudformation_with_least_privilege():
     function = doc["Resources"]["IngestFunction"]["Properties"]
     assert function["Architectures"] == ["arm64"]
     assert function["Handler"] == "auditbridge.lambda_handler.handler"
-    statements = doc["Resources"]["IngestFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    raw = doc["Resources"]["IngestFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    # A conditional statement reads as [condition, statement, NoValue].
+    statements = [s if isinstance(s, dict) else s[1] for s in raw]
     actions = {s["Sid"]: (s["Action"], s["Resource"]) for s in statements}
     assert actions["PutAuditEventsOnTheChannelOnly"] == ("cloudtrail-data:PutAuditEvents", "ChannelArn")
     assert all(s["Resource"] != "*" and not str(s["Resource"]).endswith(":*:*") for s in statements)

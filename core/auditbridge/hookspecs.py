@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from auditbridge.commands import Command
     from auditbridge.mappers import Mapper
 
 PROJECT_NAME = "auditbridge"
@@ -37,4 +38,17 @@ def register_mappers(register: Callable[[Mapper], None]) -> None:
     ``sources`` holds exact EventBridge ``source`` names and ``prefix*`` patterns; the
     most specific claim wins at dispatch, and two mappers claiming the same name or
     pattern stop loading with an error naming both distributions.
+    """
+
+
+@hookspec
+def register_commands(register: Callable[[Command], None]) -> None:
+    """Add subcommands to the ``auditbridge`` command line.
+
+    Signature: ``register_commands(register: Callable[[Command], None]) -> None``
+
+    Call ``register(Command(name=..., help=..., configure=...))``; ``configure`` receives the
+    subcommand's ``argparse`` parser, adds its arguments and sets ``run`` with
+    ``parser.set_defaults(run=function)``, where ``function(args) -> int`` returns the exit
+    status. A name already taken is an error naming both distributions.
     """

@@ -19,6 +19,7 @@ from typing import Any
 import pluggy
 
 from auditbridge import hookspecs
+from auditbridge.commands import Command
 from auditbridge.errors import ConfigurationError, PluginConflictError, UnknownSourceError
 from auditbridge.mappers import Mapper
 
@@ -182,6 +183,28 @@ class PluginManager:
 
             impl.function(register=register)
         return registry
+
+    def commands(self) -> list[tuple[Command, Distribution]]:
+        """Subcommands plugins add to the command line, with who added them."""
+        found: list[tuple[Command, Distribution]] = []
+        for impl in reversed(self._pm.hook.register_commands.get_hookimpls()):
+            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
+
+            def register(command: Command, _dist: Distribution = distribution) -> None:
+                if not isinstance(command, Command):
+                    raise ConfigurationError(
+                        f"{_dist} registered {type(command).__name__}, not a Command", code="InvalidPlugin"
+                    )
+                for other, other_dist in found:
+                    if other.name == command.name:
+                        raise PluginConflictError(
+                            f"command {command.name!r} is registered by {other_dist} and by {_dist}",
+                            hint="uninstall one of the two distributions",
+                        )
+                found.append((command, _dist))
+
+            impl.function(register=register)
+        return found
 
 
 def plugins_from_env() -> list[str] | None:

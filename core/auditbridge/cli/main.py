@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from auditbridge import __version__
 from auditbridge.cli import (
@@ -35,11 +36,27 @@ def build_parser() -> argparse.ArgumentParser:
     worker_command.add_parser(commands)
     dlq_command.add_parser(commands)
     plugins_command.add_parser(commands)
+    _add_plugin_commands(commands)
     return parser
 
 
+def _add_plugin_commands(commands: Any) -> None:
+    from auditbridge.errors import PluginConflictError
+    from auditbridge.plugins import get_plugin_manager
+
+    taken = set(commands.choices)
+    for command, distribution in get_plugin_manager().commands():
+        if command.name in taken:
+            raise PluginConflictError(f"{distribution} adds command {command.name!r}, which auditbridge already has")
+        command.configure(commands.add_parser(command.name, help=command.help))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except AuditBridgeError as exc:  # a broken or conflicting plugin
+        print(f"auditbridge: {exc.code}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
     args = parser.parse_args(argv)
     try:
         status: int = args.run(args)

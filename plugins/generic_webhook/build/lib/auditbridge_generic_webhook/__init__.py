@@ -1,0 +1,1 @@
+"""auditbridge's generic webhook source: verified intake, mapping by configuration, presets."""

@@ -1,0 +1,229 @@
+"""Verifying webhook requests, scheme by scheme, over the raw body bytes.
+
+Every comparison is constant-time. A request whose signature (or delivery id) was already seen
+inside the tolerance window is a replay. Failures raise :class:`Unverified`, which the intake
+answers with a bare 401; the reason is only logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from auditbridge_generic_webhook.config import VerificationSpec
+from auditbridge_generic_webhook.secrets import resolve_secret
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    method: str
+    source: str
+    #: Header names lower-cased.
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+class Unverified(Exception):
+    """The request is not from who it claims; the reason goes to logs only."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handshake:
+    """The source is checking the endpoint: answer with this body, forward nothing."""
+
+    body: dict[str, Any]
+
+
+class ReplayCache:
+    """Signatures seen recently, per process (a Lambda instance or a server)."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def check_and_remember(self, key: str, window: float, now: float) -> None:
+        with self._lock:
+            while self._seen and next(iter(self._seen.values())) < now:
+                self._seen.popitem(last=False)
+            if key in self._seen:
+                raise Unverified("replayed request")
+            self._seen[key] = now + window
+            if len(self._seen) > self._max:
+                self._seen.popitem(last=False)
+
+
+def verify(request: WebhookRequest, spec: VerificationSpec, replay: ReplayCache) -> Handshake | None:
+    assert spec.secret is not None
+    secret = resolve_secret(spec.secret)
+    checker = _SCHEMES[spec.scheme]
+    return checker(request, spec, secret, replay)
+
+
+def _hmac(secret: str, message: bytes, algorithm: str = "sha256") -> bytes:
+    return hmac.new(secret.encode("utf-8"), message, getattr(hashlib, algorithm)).digest()
+
+
+def _matches(candidates: list[str], expected: str) -> bool:
+    # Check every candidate so timing does not reveal which one matched.
+    found = False
+    for candidate in candidates:
+        found |= hmac.compare_digest(candidate.strip().encode(), expected.encode())
+    return found
+
+
+def _timestamp(request: WebhookRequest, value: str | None, spec: VerificationSpec) -> int:
+    if value is None or not value.strip().isdigit():
+        raise Unverified("missing or malformed timestamp")
+    stamp = int(value.strip())
+    if stamp > 10**11:  # milliseconds
+        stamp //= 1000
+    if abs(request.received_at - stamp) > spec.tolerance_seconds:
+        raise Unverified("timestamp outside the tolerance window")
+    return stamp
+
+
+def _require(request: WebhookRequest, name: str) -> str:
+    value = request.header(name)
+    if not value:
+        raise Unverified(f"missing {name}")
+    return value
+
+
+def _github(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    signature = _require(request, "x-hub-signature-256")
+    expected = "sha256=" + _hmac(secret, request.body).hex()
+    if not _matches([signature], expected):
+        raise Unverified("bad X-Hub-Signature-256")
+    delivery = request.header("x-github-delivery") or signature
+    replay.check_and_remember(f"github:{delivery}", 24 * 3600, request.received_at)
+    return None
+
+
+def _stripe(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    header = _require(request, "stripe-signature")
+    parts = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    timestamps = [value for key, value in parts if key.strip() == "t"]
+    signatures = [value for key, value in parts if key.strip() == "v1"]
+    if len(timestamps) != 1 or not signatures:
+        raise Unverified("malformed Stripe-Signature")
+    stamp = _timestamp(request, timestamps[0], spec)
+    expected = _hmac(secret, f"{stamp}.".encode() + request.body).hex()
+    if not _matches(signatures, expected):
+        raise Unverified("no matching v1 signature")
+    replay.check_and_remember(f"stripe:{expected}", spec.tolerance_seconds * 2, request.received_at)
+    return None
+
+
+def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    raw_stamp = _require(request, "x-slack-request-timestamp")
+    _timestamp(request, raw_stamp, spec)
+    expected = "v0=" + _hmac(secret, f"v0:{raw_stamp.strip()}:".encode() + request.body).hex()
+    if not _matches([_require(request, "x-slack-signature")], expected):
+        raise Unverified("bad X-Slack-Signature")
+    replay.check_and_remember(f"slack:{expected}", spec.tolerance_seconds * 2, request.received_at)
+    challenge = _json_field(request.body, "type") == "url_verification" and _json_field(request.body, "challenge")
+    return Handshake({"challenge": challenge}) if isinstance(challenge, str) else None
+
+
+def _pagerduty(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    signatures = _require(request, "x-pagerduty-signature").split(",")
+    expected = "v1=" + _hmac(secret, request.body).hex()
+    if not _matches(signatures, expected):
+        raise Unverified("no matching X-PagerDuty-Signature")
+    replay.check_and_remember(f"pagerduty:{expected}", 24 * 3600, request.received_at)
+    return None
+
+
+def _zoom(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    raw_stamp = _require(request, "x-zm-request-timestamp")
+    _timestamp(request, raw_stamp, spec)
+    expected = "v0=" + _hmac(secret, f"v0:{raw_stamp.strip()}:".encode() + request.body).hex()
+    if not _matches([_require(request, "x-zm-signature")], expected):
+        raise Unverified("bad x-zm-signature")
+    replay.check_and_remember(f"zoom:{expected}", spec.tolerance_seconds * 2, request.received_at)
+    if _json_field(request.body, "event") == "endpoint.url_validation":
+        payload = _json_field(request.body, "payload")
+        token = payload.get("plainToken") if isinstance(payload, dict) else None
+        if not isinstance(token, str) or not token:
+            raise ValueError("endpoint.url_validation without payload.plainToken")
+        return Handshake({"plainToken": token, "encryptedToken": _hmac(secret, token.encode()).hex()})
+    return None
+
+
+def _okta(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    header = spec.header or "authorization"
+    if not _matches([_require(request, header)], secret):
+        raise Unverified(f"bad {header}")
+    if request.method == "GET":
+        challenge = request.header("x-okta-verification-challenge")
+        if not challenge:
+            raise ValueError("GET without x-okta-verification-challenge")
+        return Handshake({"verification": challenge})
+    return None
+
+
+def _shared_secret(
+    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache
+) -> Handshake | None:
+    header = spec.header or "authorization"
+    if not _matches([_require(request, header)], secret):
+        raise Unverified(f"bad {header}")
+    return None
+
+
+def _generic_hmac(
+    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache
+) -> Handshake | None:
+    assert spec.header is not None
+    stamp = ""
+    if spec.timestamp_header:
+        stamp = _require(request, spec.timestamp_header).strip()
+        _timestamp(request, stamp, spec)
+    before, _, after = spec.signed.partition("{body}")
+    message = (
+        before.replace("{timestamp}", stamp).encode() + request.body + after.replace("{timestamp}", stamp).encode()
+    )
+    digest = _hmac(secret, message, spec.algorithm)
+    encoded = digest.hex() if spec.encoding == "hex" else base64.b64encode(digest).decode()
+    candidates = _require(request, spec.header).split(",")
+    if not _matches(candidates, spec.prefix + encoded):
+        raise Unverified(f"bad {spec.header}")
+    window = spec.tolerance_seconds * 2 if spec.timestamp_header else 24 * 3600
+    replay.check_and_remember(f"hmac:{encoded}", window, request.received_at)
+    return None
+
+
+def _json_field(body: bytes, name: str) -> Any:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    return document.get(name) if isinstance(document, dict) else None
+
+
+_SCHEMES = {
+    "github": _github,
+    "stripe": _stripe,
+    "slack": _slack,
+    "pagerduty": _pagerduty,
+    "zoom": _zoom,
+    "okta_event_hook": _okta,
+    "shared_secret": _shared_secret,
+    "hmac": _generic_hmac,
+}
+
+
+def now() -> float:
+    return time.time()
