@@ -1,1 +1,0 @@
-"""auditbridge's generic webhook source: verified intake, mapping by configuration, presets."""
