@@ -372,3 +372,30 @@ def test_ingest_can_send_to_cloudtrail_lake_instead(tmp_path, capsys, auditbridg
     assert len(auditbridge_cloudtrail_data.stored.events) == 5
     status, _, err = cli(capsys, "ingest", source, "--sink", "cloudtrail-lake", "--channel-arn", "")
     assert status == 2 and "needs --channel-arn" in err
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal_only(tmp_path):
+    import os
+    import pty
+
+    source = write_events(tmp_path / "e.jsonl", [eventbridge_event(okta_log_event()) for _ in range(30)])
+    command = [
+        sys.executable,
+        "-m",
+        "auditbridge.cli.main",
+        "ingest",
+        source,
+        "--lake",
+        str(tmp_path / "l.duckdb"),
+        "--batch-size",
+        "10",
+    ]
+    leader, follower = pty.openpty()
+    done = subprocess.run(command, stderr=follower, stdout=subprocess.PIPE, text=True, check=False, timeout=60)
+    os.close(follower)
+    terminal = os.read(leader, 65536).decode()
+    os.close(leader)
+    assert done.returncode == 0
+    assert "[" in terminal and "100%" in terminal and "30 events" in terminal
+    piped = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert piped.stderr == ""  # no progress output into logs or pipes

@@ -93,8 +93,7 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> tuple[Counter[str],
     counts: Counter[str] = Counter()
     requests = 0
     messages = read_messages(args.files)
-    progress = sys.stderr.isatty()
-    started = time.monotonic()
+    progress = Progress(_input_bytes(args.files)) if sys.stderr.isatty() else None
     while batch := list(islice(messages, args.batch_size)):
         report = pipeline.run(batch, Deadline.none())
         requests += report.requests
@@ -105,13 +104,46 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> tuple[Counter[str],
                 counts[f"reason:{outcome.error.code}"] += 1
         if report.configuration_error is not None:
             raise report.configuration_error
-        if progress:
-            rate = counts["read"] / max(time.monotonic() - started, 1e-9)
-            sys.stderr.write(f"\r{counts['read']:,} events, {rate:,.0f}/s ")
-            sys.stderr.flush()
-    if progress:
-        sys.stderr.write("\n")
+        if progress is not None:
+            progress.update(counts["read"], sum(len(m.body) for m in batch))
+    if progress is not None:
+        progress.finish()
     return counts, requests
+
+
+def _input_bytes(files: list[str]) -> int | None:
+    """Total size of the inputs, when they are files (not standard input)."""
+    if not files or "-" in files:
+        return None
+    return sum(Path(name).stat().st_size for name in files)
+
+
+class Progress:
+    """A progress bar on stderr; by bytes of input when known, else a running count."""
+
+    width = 30
+
+    def __init__(self, total_bytes: int | None) -> None:
+        self.total = total_bytes
+        self.done = 0
+        self.started = time.monotonic()
+
+    def update(self, events: int, body_bytes: int) -> None:
+        self.done += body_bytes
+        rate = events / max(time.monotonic() - self.started, 1e-9)
+        line = f"{events:,} events, {rate:,.0f}/s"
+        if self.total:
+            # Bodies are a little smaller than the files holding them, so the bar never overshoots.
+            share = min(1.0, self.done / self.total)
+            filled = int(share * self.width)
+            line = f"[{'#' * filled}{'.' * (self.width - filled)}] {share:4.0%} " + line
+        sys.stderr.write("\r" + line + " ")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.total:
+            self.done = self.total
+        sys.stderr.write("\n")
 
 
 def _summary(counts: Counter[str], requests: int, destination: str, dead_letters: JsonLinesDeadLetters) -> int:
