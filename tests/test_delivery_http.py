@@ -247,3 +247,33 @@ def test_an_unreachable_endpoint_is_a_retriable_network_error(registry, fast_ret
     assert len(report.failed_message_ids) == 2
     assert {o.error.code for o in report.outcomes if o.error} == {"NetworkError"}
     assert len(fast_retry.slept) == fast_retry.max_attempts - 1
+
+
+def test_an_unexpected_sink_failure_fails_only_its_own_requests(registry, fast_retry):
+    from auditbridge.models import MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES
+    from auditbridge.pipeline import Pipeline
+    from auditbridge.sinks import PutResult
+
+    class FlakySink:
+        """Accepts the first request, then breaks like a buggy sink would."""
+
+        name = "flaky"
+        max_entries_per_request = MAX_ENTRIES_PER_REQUEST
+        max_request_bytes = MAX_REQUEST_BYTES
+
+        def __init__(self):
+            self.calls = 0
+
+        def put_audit_events(self, entries):
+            self.calls += 1
+            if self.calls == 1:
+                return PutResult(successful={e.id: f"ev-{e.id}" for e in entries})
+            raise KeyError("bug")
+
+    pipeline = Pipeline(
+        registry, FlakySink(), recipient_account_id="123456789012", retry=fast_retry, reserve_seconds=0, max_in_flight=1
+    )
+    report = pipeline.run(messages(150))
+    assert report.count(Disposition.SENT) == 100
+    assert len(report.failed_message_ids) == 50
+    assert {o.error.code for o in report.outcomes if o.error} == {"SinkFailed"}

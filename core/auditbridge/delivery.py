@@ -118,6 +118,11 @@ class Delivery:
             return self.sink.put_audit_events(request)
         except AuditBridgeError as exc:
             return exc
+        except Exception as exc:
+            # A sink bug must not lose the record of what other requests already delivered:
+            # treat it as transient, so the messages come back (and reach the DLQ if it persists).
+            log.exception("sink %s failed unexpectedly", self.sink.name)
+            return RetriableError(f"the {self.sink.name} sink failed: {type(exc).__name__}: {exc}", code="SinkFailed")
 
     def _record(
         self, report: DeliveryReport, state: _Round, request: Request, answer: PutResult | AuditBridgeError
