@@ -126,13 +126,33 @@ def _stripe(request: WebhookRequest, spec: VerificationSpec, secret: str, replay
     return None
 
 
-def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
-    raw_stamp = _require(request, "x-slack-request-timestamp")
+def _check_v0(
+    request: WebhookRequest,
+    spec: VerificationSpec,
+    secret: str,
+    replay: ReplayCache,
+    *,
+    timestamp_header: str,
+    signature_header: str,
+) -> None:
+    """Slack's and Zoom's shared scheme: ``v0=<hex HMAC-SHA256("v0:{timestamp}:{body}")>``."""
+    raw_stamp = _require(request, timestamp_header)
     _timestamp(request, raw_stamp, spec)
     expected = "v0=" + _hmac(secret, f"v0:{raw_stamp.strip()}:".encode() + request.body).hex()
-    if not _matches([_require(request, "x-slack-signature")], expected):
-        raise Unverified("bad X-Slack-Signature")
-    replay.check_and_remember(f"slack:{expected}", spec.tolerance_seconds * 2, request.received_at)
+    if not _matches([_require(request, signature_header)], expected):
+        raise Unverified(f"bad {signature_header}")
+    replay.check_and_remember(f"{signature_header}:{expected}", spec.tolerance_seconds * 2, request.received_at)
+
+
+def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+    _check_v0(
+        request,
+        spec,
+        secret,
+        replay,
+        timestamp_header="x-slack-request-timestamp",
+        signature_header="x-slack-signature",
+    )
     challenge = _json_field(request.body, "type") == "url_verification" and _json_field(request.body, "challenge")
     return Handshake({"challenge": challenge}) if isinstance(challenge, str) else None
 
@@ -147,12 +167,9 @@ def _pagerduty(request: WebhookRequest, spec: VerificationSpec, secret: str, rep
 
 
 def _zoom(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
-    raw_stamp = _require(request, "x-zm-request-timestamp")
-    _timestamp(request, raw_stamp, spec)
-    expected = "v0=" + _hmac(secret, f"v0:{raw_stamp.strip()}:".encode() + request.body).hex()
-    if not _matches([_require(request, "x-zm-signature")], expected):
-        raise Unverified("bad x-zm-signature")
-    replay.check_and_remember(f"zoom:{expected}", spec.tolerance_seconds * 2, request.received_at)
+    _check_v0(
+        request, spec, secret, replay, timestamp_header="x-zm-request-timestamp", signature_header="x-zm-signature"
+    )
     if _json_field(request.body, "event") == "endpoint.url_validation":
         payload = _json_field(request.body, "payload")
         token = payload.get("plainToken") if isinstance(payload, dict) else None
