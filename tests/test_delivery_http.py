@@ -277,3 +277,29 @@ def test_an_unexpected_sink_failure_fails_only_its_own_requests(registry, fast_r
     assert report.count(Disposition.SENT) == 100
     assert len(report.failed_message_ids) == 50
     assert {o.error.code for o in report.outcomes if o.error} == {"SinkFailed"}
+
+
+def test_a_plugin_configuration_error_holds_back_only_its_source(make_pipeline, auditbridge_cloudtrail_data, caplog):
+    from auditbridge import ConfigurationError, Mapper
+
+    def broken(event, context):
+        raise ConfigurationError("cannot read the acme settings", code="MissingSecret", hint="set ACME_TOKEN")
+
+    from auditbridge.plugins import MapperRegistry, get_mapper_registry
+
+    registry = MapperRegistry()  # not the process-wide one: other tests share it
+    registry.register(get_mapper_registry().get("okta").mapper)
+    registry.register(Mapper(name="acme", sources=("acme.app",), map_event=broken))
+    pipeline = make_pipeline()
+    pipeline.preparer.registry = registry
+    batch = [
+        *messages(2),
+        InboundMessage("acme-1", json.dumps(eventbridge_event({}, source="acme.app"))),
+        InboundMessage("acme-2", json.dumps(eventbridge_event({}, source="acme.app"))),
+    ]
+    report = pipeline.run(batch)
+    assert [o.disposition for o in report.outcomes] == [Disposition.SENT] * 2 + [Disposition.FAILED] * 2, [
+        o.error.describe() for o in report.outcomes if o.error
+    ]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "2 messages left on the queue: MissingSecret" in errors[0]

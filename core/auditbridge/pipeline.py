@@ -188,9 +188,16 @@ class Pipeline:
                 outcomes[index].disposition = Disposition.PARKED
 
     def _log(self, report: BatchReport) -> None:
+        # Configuration errors while preparing (a plugin's settings cannot be read, say) only
+        # hold back their own source's events; they are reported once per code, loudly.
+        preparation_errors: dict[str, tuple[ConfigurationError, int]] = {}
         for outcome in report.outcomes:
             error = outcome.error
-            if error is None or isinstance(error, ConfigurationError):
+            if error is None or error is report.configuration_error:
+                continue
+            if isinstance(error, ConfigurationError):
+                first, count = preparation_errors.get(error.code, (error, 0))
+                preparation_errors[error.code] = (first, count + 1)
                 continue
             extra: dict[str, object] = {
                 "message_id": outcome.message.message_id,
@@ -204,6 +211,13 @@ class Pipeline:
             if self.log_payloads:
                 extra["payload"] = outcome.message.body
             log.warning("event %s: %s", outcome.disposition.value, error.describe(), extra=extra)
+        for first, count in preparation_errors.values():
+            log.error(
+                "CONFIGURATION ERROR, %d messages left on the queue: %s",
+                count,
+                first.describe(),
+                extra={"error_code": first.code, "source": first.source},
+            )
         if report.configuration_error is not None:
             # Once per batch, loudly: nothing will get through until an operator acts.
             log.error(
