@@ -9,30 +9,21 @@ tests running in another process.
 from __future__ import annotations
 
 import socket
-import threading
 import uuid
 from dataclasses import asdict
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from auditbridge.endpoint.faults import Fault
 from auditbridge.endpoint.service import CloudTrailDataService, MemoryStore, Response
+from auditbridge.loopback import BackgroundServer, LoopbackServer, QuietHandler
 
 CONTROL_PREFIX = "/_auditbridge/"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as separate writes; without this, Nagle and delayed ACKs add 40 ms a call.
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: request lines would clutter test output."""
 
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
@@ -43,14 +34,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(response.body)))
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
         if response.error_type:
-            self.send_header("x-amzn-ErrorType", response.error_type)
-        self.end_headers()
-        self.wfile.write(response.body)
+            headers["x-amzn-ErrorType"] = response.error_type
+        self.send_json(response.status, response.body, headers)
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
@@ -86,17 +73,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(Response(200, b"{}"))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _Server(LoopbackServer):
     def __init__(self, address: tuple[str, int], service: CloudTrailDataService) -> None:
         super().__init__(address, _Handler)
         self.service = service
 
 
-class LocalEndpoint:
-    """Runs the endpoint on loopback in a background thread.
+class LocalEndpoint(BackgroundServer):
+    """Runs the endpoint on loopback in a background thread (``start``) or in front (``serve_forever``).
 
     >>> with LocalEndpoint(CloudTrailDataService(auto_create_channels=True)) as endpoint:
     ...     endpoint.url  # doctest: +SKIP
@@ -105,34 +89,4 @@ class LocalEndpoint:
 
     def __init__(self, service: CloudTrailDataService, host: str = "127.0.0.1", port: int = 0) -> None:
         self.service = service
-        self._server = _Server((host, port), service)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> LocalEndpoint:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cloudtrail-data", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> LocalEndpoint:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        super().__init__(_Server((host, port), service), "cloudtrail-data")
