@@ -34,9 +34,16 @@ def build(output: Path, arch: str, python_version: str) -> Path:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     with tempfile.TemporaryDirectory(prefix="auditbridge-package-") as folder:
         wheels, target = Path(folder) / "wheels", Path(folder) / "python"
-        subprocess.run(
-            [*pip, "wheel", "--no-deps", "-w", str(wheels), str(ROOT), *map(str, plugin_projects())], check=True
-        )
+        # Build from copies: setuptools writes build/ and *.egg-info into the project, and two
+        # builds at once (parallel test workers) must not share them.
+        sources = Path(folder) / "sources"
+        ignore = shutil.ignore_patterns("build", "dist", "*.egg-info", "__pycache__", "tests", ".venv*")
+        root = sources / "auditbridge"
+        shutil.copytree(ROOT / "core", root / "core", ignore=ignore)
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, root / name)
+        projects = [root, *(shutil.copytree(p, sources / p.name, ignore=ignore) for p in plugin_projects())]
+        subprocess.run([*pip, "wheel", "--no-deps", "-w", str(wheels), *map(str, projects)], check=True)
         subprocess.run(
             [
                 *pip,
