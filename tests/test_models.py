@@ -133,3 +133,23 @@ def test_wire_size_bounds_what_botocore_sends():
     entry = AuditEvent.from_event_data("uid-1", event_data(userAgent='quote" back\\slash ü 山 😀'))
     body = json.dumps({"auditEvents": [entry.to_request_entry()]})  # botocore: ensure_ascii=True
     assert len(body.encode()) <= entry.wire_size + 32
+
+
+def test_the_fast_serialisation_equals_pydantics_own():
+    full = event_data(
+        userIdentity=UserIdentity(type="User", principalId="p", details={"alternateId": "a@example.com"}),
+        userAgent="ua",
+        requestParameters={"k": "v"},
+        responseElements={"r": "1"},
+        errorCode="E",
+        errorMessage="m",
+        sourceIPAddress="192.0.2.1",
+        additionalEventData={"nested": {"b": 1, "a": [1, 2]}},
+    )
+    for data in (full, event_data()):
+        assert (
+            data.to_json_bytes()
+            == json.dumps(
+                data.model_dump(exclude_none=True), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            ).encode()
+        )

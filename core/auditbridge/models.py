@@ -124,7 +124,12 @@ class EventData(_Frozen):
 
     def to_json_bytes(self) -> bytes:
         """The exact bytes sent as ``eventData``: absent fields omitted, keys sorted."""
-        return json_bytes(self.model_dump(exclude_none=True))
+        # Equivalent to model_dump(exclude_none=True) for these plain fields, at a fraction of
+        # the cost on the per-event path; test_models checks the two agree.
+        data = {name: value for name, value in self.__dict__.items() if value is not None}
+        identity = self.userIdentity
+        data["userIdentity"] = {name: value for name, value in identity.__dict__.items() if value is not None}
+        return json_bytes(data)
 
 
 def checksum(event_data: bytes) -> str:
