@@ -68,12 +68,10 @@ class AuditBatchProcessor(BasePartialBatchProcessor):
     def _clean(self) -> None:
         self.report = self.pipeline.deliver(self.prepared, self.deadline)
         for record, outcome in zip(self.records, self.report.outcomes, strict=True):
-            batch_record = self._to_batch_type(record, self.event_type)
-            if outcome.disposition.acknowledged:
-                self.success_handler(batch_record, outcome.disposition.value)
-            else:
+            # Only failures need Powertools' record wrapper: they become batchItemFailures.
+            if not outcome.disposition.acknowledged:
                 error = outcome.error or RuntimeError("not delivered")
-                self.failure_handler(batch_record, (type(error), error, None))
+                self.failure_handler(self._to_batch_type(record, self.event_type), (type(error), error, None))
         super()._clean()  # type: ignore[no-untyped-call]
 
 
