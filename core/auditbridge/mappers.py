@@ -12,7 +12,6 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from auditbridge.envelope import EventBridgeEvent
 from auditbridge.models import ENTRY_ID_PATTERN, EventData
@@ -68,11 +67,3 @@ def entry_id_for(uid: str) -> str:
     if len(uid) <= 128 and _ENTRY_ID_RE.match(uid):
         return uid
     return "sha256-" + hashlib.sha256(uid.encode("utf-8")).hexdigest()
-
-
-def first_text(*values: Any) -> str | None:
-    """The first value that is a non-empty string; a helper for mappers."""
-    for value in values:
-        if isinstance(value, str) and value:
-            return value
-    return None

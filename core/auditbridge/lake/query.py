@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, UnsupportedError
 
-from auditbridge.errors import AuditBridgeError, ConfigurationError, Stage
+from auditbridge.errors import AuditBridgeError, Stage
 from auditbridge.lake.store import LocalLake
 
 _STORE_REF = re.compile(
@@ -114,8 +114,3 @@ def _is_cte(statement: exp.Expression, name: str) -> bool:
 
 def _first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def ensure_lake(lake: LocalLake) -> None:
-    if not lake.path.exists():
-        raise ConfigurationError(f"no lake at {lake.path}", code="LakeNotFound", hint="ingest events first")

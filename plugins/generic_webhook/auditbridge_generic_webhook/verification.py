@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -240,7 +239,3 @@ _SCHEMES = {
     "shared_secret": _shared_secret,
     "hmac": _generic_hmac,
 }
-
-
-def now() -> float:
-    return time.time()
