@@ -191,27 +191,26 @@ def test_the_stack_deploys_the_lambda_pipeline(code_bucket, auditbridge_cloudtra
     assert targets[0]["DeadLetterConfig"]["Arn"].endswith("auditbridge-delivery-failures")
 
 
+def worker_command(queue: str, dlq: str, channel: str, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "auditbridge.cli.main",
+        "worker",
+        "--queue-url",
+        queue,
+        "--dlq-url",
+        dlq,
+        "--channel-arn",
+        channel,
+        *extra,
+    ]
+
+
 def worker(queue: str, dlq: str, channel: str, *extra: str, pythonpath: str = "") -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": pythonpath}
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "auditbridge.cli.main",
-            "worker",
-            "--queue-url",
-            queue,
-            "--dlq-url",
-            dlq,
-            "--channel-arn",
-            channel,
-            *extra,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
+        worker_command(queue, dlq, channel, *extra), capture_output=True, text=True, env=env, check=False, timeout=120
     )
 
 
@@ -333,22 +332,9 @@ def test_workers_share_a_queue_and_sigterm_finishes_the_batch_in_hand(auditbridg
         sqs.send_message_batch(
             QueueUrl=queue, Entries=[{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
         )
-    command = [
-        sys.executable,
-        "-m",
-        "auditbridge.cli.main",
-        "worker",
-        "--queue-url",
-        queue,
-        "--dlq-url",
-        dlq,
-        "--channel-arn",
-        auditbridge_cloudtrail_data.channel_arn,
-        "--batch-size",
-        "20",
-        "--wait-seconds",
-        "1",
-    ]
+    command = worker_command(
+        queue, dlq, auditbridge_cloudtrail_data.channel_arn, "--batch-size", "20", "--wait-seconds", "1"
+    )
     workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     deadline = time.monotonic() + 60
     while len(auditbridge_cloudtrail_data.stored.events) < 200 and time.monotonic() < deadline:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from auditbridge import aws_clients
 from auditbridge.errors import AuditBridgeError
 from auditbridge.messages import InboundMessage
 
@@ -68,14 +69,7 @@ class SqsDeadLetterQueue:
     @property
     def client(self) -> SQSClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.session.Session().client(
-                "sqs",
-                region_name=_region_of_queue_url(self.queue_url),
-                config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=10),
-            )
+            self._client = aws_clients.sqs_client(self.queue_url)
         return self._client
 
     def park(self, parcels: Sequence[Parcel]) -> set[str]:
@@ -111,12 +105,6 @@ class SqsDeadLetterQueue:
                 )
                 not_parked.add(parcel.message.message_id)
         return not_parked
-
-
-def _region_of_queue_url(url: str) -> str | None:
-    # https://sqs.<region>.amazonaws.com/<account>/<name>; other shapes (local endpoints) use the default.
-    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com", url)
-    return match.group(1) if match else None
 
 
 class JsonLinesDeadLetters:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from auditbridge import aws_clients
 from auditbridge.errors import ConfigurationError
 
 
@@ -41,21 +42,11 @@ def print_table(columns: list[str], rows: list[list[str]], out: Any = None) -> N
 
 
 def sqs_client(queue_url: str) -> Any:
-    """An SQS client for a queue URL: its Region when the URL names one, the default otherwise."""
-    import re
-
-    import boto3
-    from botocore.config import Config
-
+    """An SQS client for a queue URL given on the command line."""
     if not queue_url.startswith(("https://", "http://")):
         raise ConfigurationError(
             f"{queue_url!r} is not a queue URL",
             code="InvalidArgument",
             hint="use the URL `aws sqs get-queue-url` prints",
         )
-    match = re.match(r"^https://sqs\.([a-z0-9-]+)\.amazonaws\.com", queue_url)
-    return boto3.session.Session().client(
-        "sqs",
-        region_name=match.group(1) if match else None,
-        config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30),
-    )
+    return aws_clients.sqs_client(queue_url, read_timeout=30)

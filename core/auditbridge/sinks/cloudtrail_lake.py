@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from auditbridge import aws_clients
 from auditbridge.config import ChannelArn
 from auditbridge.errors import ConfigurationError, PermanentError, RetriableError
 from auditbridge.models import MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES, AuditEvent
@@ -67,21 +68,15 @@ class CloudTrailLakeSink:
     @property
     def client(self) -> CloudTrailDataServiceClient:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.session.Session().client(
+            self._client = aws_clients.client(
                 "cloudtrail-data",
-                region_name=self.channel.region,
-                config=Config(
-                    retries={"total_max_attempts": 1},
-                    # The models have checked every limit, including the ones botocore does not know.
-                    parameter_validation=False,
-                    connect_timeout=5,
-                    read_timeout=30,
-                    tcp_keepalive=True,
-                    user_agent_extra="auditbridge",
-                ),
+                region=self.channel.region,
+                read_timeout=30,
+                retries={"total_max_attempts": 1},
+                # The models have checked every limit, including the ones botocore does not know.
+                parameter_validation=False,
+                tcp_keepalive=True,
+                user_agent_extra="auditbridge",
             )
         return self._client
 

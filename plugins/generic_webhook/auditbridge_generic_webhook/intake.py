@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from auditbridge import aws_clients
 from auditbridge.errors import AuditBridgeError
 
 from auditbridge_generic_webhook.config import SourceSpec, WebhookConfig, _cached_compile
@@ -58,13 +59,7 @@ class EventBridgeForwarder:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.session.Session().client(
-                "events",
-                config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10),
-            )
+            self._client = aws_clients.client("events", connect_timeout=3)
         return self._client
 
     def forward(self, source: str, details: list[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from auditbridge import aws_clients
 from auditbridge.errors import ConfigurationError
 
 CACHE_SECONDS = 300.0
@@ -71,9 +72,7 @@ def read_ssm_parameter(name: str) -> str:
 def _client(service: str) -> Any:
     with _lock:
         if service not in _clients:
-            import boto3
-
-            _clients[service] = boto3.session.Session().client(service)  # type: ignore[call-overload]
+            _clients[service] = aws_clients.client(service)
         return _clients[service]
 
 
