@@ -5,10 +5,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from auditbridge import lambda_handler
 from auditbridge.config import ChannelArn
 from auditbridge.pipeline import Pipeline
 from auditbridge.plugins import MapperRegistry, get_mapper_registry
@@ -52,3 +54,19 @@ def make_pipeline(
         return Pipeline(registry, sink or CloudTrailLakeSink(channel, external_id), **options)
 
     return build
+
+
+@pytest.fixture
+def dlq_url(auditbridge_aws) -> str:
+    return boto3.client("sqs").create_queue(QueueName="auditbridge-dlq")["QueueUrl"]
+
+
+@pytest.fixture
+def lambda_env(monkeypatch, auditbridge_cloudtrail_data, auditbridge_aws, dlq_url):
+    monkeypatch.setenv("AUDITBRIDGE_CHANNEL_ARN", auditbridge_cloudtrail_data.channel_arn)
+    monkeypatch.setenv("AUDITBRIDGE_DLQ_URL", dlq_url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL_DATA", auditbridge_cloudtrail_data.url)
+    monkeypatch.delenv("AUDITBRIDGE_LOG_PAYLOADS", raising=False)
+    lambda_handler.runtime.cache_clear()
+    yield auditbridge_cloudtrail_data
+    lambda_handler.runtime.cache_clear()

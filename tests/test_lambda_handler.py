@@ -3,43 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-import boto3
 import pytest
 from auditbridge import lambda_handler
 from events import CHANNEL_ARN, eventbridge_event, okta_record, sqs_record
-
-
-@dataclass
-class LambdaContext:
-    """The attributes the Lambda runtime's context object carries (no runtime runs here)."""
-
-    function_name: str = "auditbridge-ingest"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:auditbridge-ingest"
-    aws_request_id: str = "0c7e2a4b-request"
-    remaining_ms: int = 60_000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
-
-
-@pytest.fixture
-def dlq_url(auditbridge_aws) -> str:
-    return boto3.client("sqs").create_queue(QueueName="auditbridge-dlq")["QueueUrl"]
-
-
-@pytest.fixture
-def lambda_env(monkeypatch, auditbridge_cloudtrail_data, auditbridge_aws, dlq_url):
-    monkeypatch.setenv("AUDITBRIDGE_CHANNEL_ARN", auditbridge_cloudtrail_data.channel_arn)
-    monkeypatch.setenv("AUDITBRIDGE_DLQ_URL", dlq_url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_CLOUDTRAIL_DATA", auditbridge_cloudtrail_data.url)
-    monkeypatch.delenv("AUDITBRIDGE_LOG_PAYLOADS", raising=False)
-    lambda_handler.runtime.cache_clear()
-    yield auditbridge_cloudtrail_data
-    lambda_handler.runtime.cache_clear()
+from lambda_support import LambdaContext, attributes, parked
 
 
 class _CurrentStdout:
@@ -72,22 +40,6 @@ def output(capsys):
     yield read
     for handler, stream in zip(handlers, previous, strict=True):
         handler.stream = stream
-
-
-def parked(dlq_url: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    messages: list[dict] = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not batch:
-            return messages
-        messages.extend(batch)
-
-
-def attributes(message: dict) -> dict[str, str]:
-    return {name: value["StringValue"] for name, value in message.get("MessageAttributes", {}).items()}
 
 
 def test_good_events_are_sent_and_nothing_is_reported_failed(lambda_env):

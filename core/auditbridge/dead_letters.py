@@ -47,6 +47,17 @@ class Parcel:
         }
         return {ATTRIBUTE_PREFIX + key: _NOT_XML_CHARS.sub("?", value)[:1024] for key, value in values.items() if value}
 
+    def essential_attributes(self) -> dict[str, str]:
+        """What a parcel too large for its full reason still carries (a few hundred bytes)."""
+        keep = {"errorCode", "stage", "source", "eventId", "originalMessageId", "parkedAt"}
+        essential = {
+            name: value[:256]
+            for name, value in self.attributes().items()
+            if name.removeprefix(ATTRIBUTE_PREFIX) in keep
+        }
+        essential[ATTRIBUTE_PREFIX + "attributesTrimmed"] = "true"
+        return essential
+
 
 class DeadLetters(Protocol):
     """Where parked messages go."""
@@ -57,10 +68,19 @@ class DeadLetters(Protocol):
 
 
 class SqsDeadLetterQueue:
-    """An SQS dead-letter queue; parked messages keep their original body."""
+    """An SQS dead-letter queue; parked messages keep their original body.
 
-    #: SendMessageBatch takes at most 10 entries.
+    Parcels go out in ``SendMessageBatch`` calls of at most 10 entries and 1 MiB in all
+    (bodies and attributes, as SQS counts them). A parcel too large for a batch with its
+    full reason goes alone with the essential attributes only (and
+    ``auditbridge.attributesTrimmed``); a batch SQS still refuses whole is sent again one
+    message at a time, so one parcel can never keep the others from being parked.
+    """
+
+    #: SendMessageBatch takes at most 10 entries...
     batch_size = 10
+    #: ...and at most 1 MiB in all; so does one message.
+    max_batch_bytes = 1_048_576
 
     def __init__(self, queue_url: str, client: SQSClient | None = None) -> None:
         self.queue_url = queue_url
@@ -73,38 +93,70 @@ class SqsDeadLetterQueue:
         return self._client
 
     def park(self, parcels: Sequence[Parcel]) -> set[str]:
+        not_parked: set[str] = set()
+        batch: list[tuple[Parcel, dict[str, Any]]] = []
+        batch_bytes = 0
+        for parcel in parcels:
+            entry = _entry(parcel, parcel.attributes())
+            size = _entry_size(entry)
+            if size > self.max_batch_bytes:
+                entry = _entry(parcel, parcel.essential_attributes())
+                size = _entry_size(entry)
+            if batch and (len(batch) == self.batch_size or batch_bytes + size > self.max_batch_bytes):
+                not_parked |= self._send(batch)
+                batch, batch_bytes = [], 0
+            batch.append((parcel, entry))
+            batch_bytes += size
+        if batch:
+            not_parked |= self._send(batch)
+        return not_parked
+
+    def _send(self, batch: list[tuple[Parcel, dict[str, Any]]]) -> set[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        not_parked: set[str] = set()
-        for start in range(0, len(parcels), self.batch_size):
-            chunk = parcels[start : start + self.batch_size]
-            entries: list[Any] = [
-                {
-                    "Id": str(index),
-                    "MessageBody": parcel.message.body or "(empty body)",
-                    "MessageAttributes": {
-                        name: {"DataType": "String", "StringValue": value}
-                        for name, value in parcel.attributes().items()
-                    },
-                }
-                for index, parcel in enumerate(chunk)
-            ]
-            try:
-                response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
-            except (BotoCoreError, ClientError) as exc:
-                log.error("could not park %d messages in the dead-letter queue: %s", len(chunk), exc)
-                not_parked.update(parcel.message.message_id for parcel in chunk)
-                continue
-            for failure in response.get("Failed", []):
-                parcel = chunk[int(failure["Id"])]
-                log.error(
-                    "could not park message %s: %s %s",
-                    parcel.message.message_id,
-                    failure.get("Code"),
-                    failure.get("Message"),
-                )
-                not_parked.add(parcel.message.message_id)
-        return not_parked
+        entries: list[Any] = [{**entry, "Id": str(index)} for index, (_, entry) in enumerate(batch)]
+        try:
+            response = self.client.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            if len(batch) > 1:
+                # A queue with a smaller MaximumMessageSize, say: each parcel on its own.
+                log.warning("parking %d messages one at a time: the batch was refused: %s", len(batch), exc)
+                not_parked: set[str] = set()
+                for item in batch:
+                    not_parked |= self._send([item])
+                return not_parked
+            log.error(
+                "could not park message %s in the dead-letter queue: %s; it stays on the queue",
+                batch[0][0].message.message_id,
+                exc,
+            )
+            return {batch[0][0].message.message_id}
+        failed: set[str] = set()
+        for failure in response.get("Failed", []):
+            parcel = batch[int(failure["Id"])][0]
+            log.error(
+                "could not park message %s: %s %s",
+                parcel.message.message_id,
+                failure.get("Code"),
+                failure.get("Message"),
+            )
+            failed.add(parcel.message.message_id)
+        return failed
+
+
+def _entry(parcel: Parcel, attributes: dict[str, str]) -> dict[str, Any]:
+    return {
+        "MessageBody": parcel.message.body or "(empty body)",
+        "MessageAttributes": {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()},
+    }
+
+
+def _entry_size(entry: dict[str, Any]) -> int:
+    """Bytes SQS counts for a message: the body and each attribute's name, type and value."""
+    size = len(entry["MessageBody"].encode("utf-8", "replace"))
+    for name, attribute in entry["MessageAttributes"].items():
+        size += len(name) + len(attribute["DataType"]) + len(attribute["StringValue"].encode("utf-8", "replace"))
+    return size
 
 
 class JsonLinesDeadLetters:

@@ -7,7 +7,11 @@ from typing import Any
 
 import orjson
 
+from auditbridge.bounds import check_body_size, check_structure
 from auditbridge.errors import MalformedMessageError
+
+#: EventBridge's own limit on ``source``.
+MAX_SOURCE_CHARS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,14 @@ class EventBridgeEvent:
                 event_id=_str_or_none(data.get("id")),
                 hint="the queue must receive events from an EventBridge rule target",
             )
+        if len(source) > MAX_SOURCE_CHARS:
+            raise MalformedMessageError(
+                f"the EventBridge 'source' is over {MAX_SOURCE_CHARS} characters",
+                code="InvalidSource",
+                field="source",
+                event_id=_str_or_none(data.get("id")),
+                hint="EventBridge sources are at most 256 characters; the producer sent something else",
+            )
         detail = data.get("detail")
         if not isinstance(detail, dict):
             raise MalformedMessageError(
@@ -61,6 +73,13 @@ class EventBridgeEvent:
 
     @classmethod
     def from_json(cls, body: str | bytes) -> EventBridgeEvent:
+        """Parse a queue message body, within the bounds of :mod:`auditbridge.bounds`."""
+        if not isinstance(body, str | bytes):
+            raise MalformedMessageError(
+                f"the message body is a {type(body).__name__}, not text",
+                hint="the queue must receive EventBridge events as JSON, as an EventBridge rule sends them",
+            )
+        check_body_size(body)
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -68,6 +87,13 @@ class EventBridgeEvent:
                 f"the message body is not valid JSON ({exc})",
                 hint="the queue must receive EventBridge events as JSON, as an EventBridge rule sends them",
             ) from None
+        brackets = body.count("{") + body.count("[") if isinstance(body, str) else body.count(b"{") + body.count(b"[")
+        try:
+            check_structure(data, len(body), brackets)
+        except MalformedMessageError as exc:
+            if isinstance(data, dict):
+                exc.with_context(source=_str_or_none(data.get("source")), event_id=_str_or_none(data.get("id")))
+            raise
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:

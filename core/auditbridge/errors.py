@@ -144,3 +144,35 @@ class PluginConflictError(ConfigurationError):
 
     default_code = "PluginConflict"
     default_stage = Stage.DISPATCH
+
+
+class InternalError(PermanentError):
+    """Last resort: something unexpected went wrong with one record (a bug, ours or a plugin's).
+
+    The record is parked with the exception's type and where it was raised, so the rest of
+    the batch proceeds; the bug still shows in logs and in the ``Parked`` metric by code.
+    """
+
+    default_code = "InternalError"
+
+
+def internal_error(exc: BaseException, stage: Stage, *, source: str | None = None) -> InternalError:
+    """An :class:`InternalError` naming the exception type and the innermost frame it came from.
+
+    The exception's own text is left out: it may quote the record (personal data).
+    """
+    return InternalError(
+        f"unexpected {type(exc).__name__}{raised_at(exc)}",
+        stage=stage,
+        source=source,
+        hint="this is a bug in auditbridge or a plugin; report it with the parked message, "
+        "then redrive the dead-letter queue after upgrading",
+    )
+
+
+def raised_at(exc: BaseException) -> str:
+    """`` at file:line`` of the innermost frame of ``exc``'s traceback, or nothing."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return "" if tb is None else f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"

@@ -21,10 +21,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from aws_lambda_powertools.utilities.batch import BasePartialBatchProcessor, EventType
 
 from auditbridge.config import Settings
 from auditbridge.dead_letters import SqsDeadLetterQueue
+from auditbridge.errors import Stage, internal_error
 from auditbridge.messages import InboundMessage
 from auditbridge.pipeline import BatchReport, Pipeline
 from auditbridge.plugins import get_mapper_registry
@@ -38,41 +38,6 @@ RESERVE_SECONDS = 3.0
 
 logger = Logger(service="auditbridge")
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="auditbridge")
-
-
-class AuditBatchProcessor(BasePartialBatchProcessor):
-    """Powertools' partial batch processor, buffering records and flushing them at the end.
-
-    ``_process_record`` takes each record through intake, dispatch, mapping and validation;
-    ``_clean`` packs, sends and parks the whole batch, then reports failures to SQS.
-    """
-
-    def __init__(self, pipeline: Pipeline, deadline: Deadline) -> None:
-        super().__init__(EventType.SQS, raise_on_entire_batch_failure=False)
-        self.pipeline = pipeline
-        self.deadline = deadline
-        self.prepared: list[Prepared | Rejected] = []
-        self.report = BatchReport()
-
-    def _prepare(self) -> None:
-        super()._prepare()  # type: ignore[no-untyped-call]
-        self.prepared = []
-
-    def _process_record(self, record: dict[str, Any]) -> tuple[str, Any, Any]:
-        self.prepared.append(self.pipeline.prepare(InboundMessage.from_lambda_record(record)))
-        return ("pending", None, record)
-
-    async def _async_process_record(self, record: dict[str, Any]) -> tuple[str, Any, Any]:
-        raise NotImplementedError("the ingest processor is synchronous")
-
-    def _clean(self) -> None:
-        self.report = self.pipeline.deliver(self.prepared, self.deadline)
-        for record, outcome in zip(self.records, self.report.outcomes, strict=True):
-            # Only failures need Powertools' record wrapper: they become batchItemFailures.
-            if not outcome.disposition.acknowledged:
-                error = outcome.error or RuntimeError("not delivered")
-                self.failure_handler(self._to_batch_type(record, self.event_type), (type(error), error, None))
-        super()._clean()  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,18 +73,34 @@ def deadline_for(context: Any) -> Deadline:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(raise_on_empty_metrics=False)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Prepare every record, deliver the batch, and answer SQS with the records to redeliver.
+
+    Nothing a record holds can raise out of here or cost another record: each record is
+    prepared under its own guard, and only the records not acknowledged are reported in
+    ``batchItemFailures`` (SQS's partial batch response).
+    """
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise ValueError("the ingest function expects an SQS event with a 'Records' list")
-    processor = AuditBatchProcessor(runtime().pipeline, deadline_for(context))
-    with processor(records=records, handler=_no_record_handler, lambda_context=None):
-        processor.process()
-    publish_metrics(processor.report)
-    return dict(processor.response())
+    pipeline = runtime().pipeline
+    prepared = [_prepare(pipeline, record, index) for index, record in enumerate(records)]
+    report = pipeline.deliver(prepared, deadline_for(context))
+    publish_metrics(report)
+    failures = [
+        {"itemIdentifier": outcome.message.message_id}
+        for outcome in report.outcomes
+        if not outcome.disposition.acknowledged
+    ]
+    return {"batchItemFailures": failures}
 
 
-def _no_record_handler(record: Any) -> None:  # the processor does its own work per record
-    return None
+def _prepare(pipeline: Pipeline, record: Any, index: int) -> Prepared | Rejected:
+    try:
+        message = InboundMessage.from_lambda_record(record, index)
+    except Exception as exc:  # a record the Lambda service would never send; still only its own failure
+        message = InboundMessage(message_id=f"#{index}", body="")
+        return Rejected(message, internal_error(exc, Stage.INTAKE))
+    return pipeline.prepare(message)
 
 
 def publish_metrics(report: BatchReport) -> None:

@@ -22,12 +22,23 @@ class InboundMessage:
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_lambda_record(cls, record: Mapping[str, Any]) -> InboundMessage:
+    def from_lambda_record(cls, record: Any, index: int = 0) -> InboundMessage:
+        """A record of a Lambda SQS event; a malformed record still becomes a message.
+
+        Its body is then not a string, and intake rejects it as malformed: its failure
+        stays its own instead of failing the batch.
+        """
+        if not isinstance(record, Mapping):
+            return cls(message_id=f"#{index}", body="", position=f"#{index}")
+        message_id = record.get("messageId")
+        body = record.get("body")
+        attributes = record.get("attributes")
+        receipt = record.get("receiptHandle")
         return cls(
-            message_id=str(record["messageId"]),
-            body=record.get("body") or "",
-            receipt_handle=record.get("receiptHandle"),
-            attributes=record.get("attributes") or {},
+            message_id=message_id if isinstance(message_id, str) and message_id else f"#{index}",
+            body=body if isinstance(body, str) else "",
+            receipt_handle=receipt if isinstance(receipt, str) else None,
+            attributes=attributes if isinstance(attributes, Mapping) else {},
         )
 
     @classmethod

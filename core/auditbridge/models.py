@@ -147,7 +147,7 @@ class AuditEvent(_Frozen):
     @classmethod
     def from_event_data(cls, entry_id: str, event_data: EventData) -> AuditEvent:
         if not (len(entry_id) <= 128 and _ENTRY_ID_RE.match(entry_id)):
-            raise ValueError(f"entry id {entry_id[:40]!r} must be 1-128 characters of [-_A-Za-z0-9]")
+            raise ValueError("the entry id must be 1-128 characters of [-_A-Za-z0-9]")
         data = event_data.to_json_bytes()
         # Every field is valid by construction here; skipping re-validation saves a third of the
         # per-event cost of building an entry.

@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 
 from auditbridge.dead_letters import DeadLetters, Parcel
 from auditbridge.delivery import Delivery, DeliveryReport
-from auditbridge.errors import AuditBridgeError, ConfigurationError, PermanentError, SchemaViolation
+from auditbridge.errors import (
+    AuditBridgeError,
+    ConfigurationError,
+    PermanentError,
+    SchemaViolation,
+    Stage,
+    internal_error,
+)
 from auditbridge.messages import Disposition, InboundMessage, Outcome
 from auditbridge.models import AuditEvent
 from auditbridge.packing import fits_in_one_request
@@ -99,29 +106,12 @@ class Pipeline:
         rounds: list[dict[str, list[int]]] = []
         entries: list[dict[str, AuditEvent]] = []
         for index, item in enumerate(items):
-            if isinstance(item, Rejected):
-                self._reject(index, item.message, item.error, outcomes, to_park)
-                continue
-            if not fits_in_one_request(item.entry, self.sink.max_request_bytes):
-                error = SchemaViolation(
-                    f"the event is {item.entry.wire_size:,} bytes on the wire; one request takes at most "
-                    f"{self.sink.max_request_bytes:,}",
-                    code="EventTooLarge",
-                    source=item.source,
-                    event_id=item.entry.id,
-                    hint="trim the mapper's output (userIdentity.details has no limit of its own)",
-                )
+            try:
+                self._enrol(index, item, rounds, entries, outcomes, to_park)
+            except Exception as exc:  # a bug must cost only its own record
+                error = internal_error(exc, Stage.SEND, source=item.source)
+                log.error("internal error, message %s: %s", item.message.message_id, error.describe())
                 self._reject(index, item.message, error, outcomes, to_park)
-                continue
-            for round_index in range(len(rounds) + 1):
-                if round_index == len(rounds):
-                    rounds.append({})
-                    entries.append({})
-                claimed = entries[round_index].get(item.entry.id)
-                if claimed is None or claimed.eventDataChecksum == item.entry.eventDataChecksum:
-                    entries[round_index][item.entry.id] = item.entry
-                    rounds[round_index].setdefault(item.entry.id, []).append(index)
-                    break
 
         for round_entries, round_members in zip(entries, rounds, strict=True):
             if report.configuration_error is not None:
@@ -163,6 +153,40 @@ class Pipeline:
         self._log(report)
         return report
 
+    def _enrol(
+        self,
+        index: int,
+        item: Prepared | Rejected,
+        rounds: list[dict[str, list[int]]],
+        entries: list[dict[str, AuditEvent]],
+        outcomes: dict[int, Outcome],
+        to_park: list[tuple[int, Parcel]],
+    ) -> None:
+        """Reject ``item`` or place its entry in the first round that does not hold its id yet."""
+        if isinstance(item, Rejected):
+            self._reject(index, item.message, item.error, outcomes, to_park)
+            return
+        if not fits_in_one_request(item.entry, self.sink.max_request_bytes):
+            error = SchemaViolation(
+                f"the event is {item.entry.wire_size:,} bytes on the wire; one request takes at most "
+                f"{self.sink.max_request_bytes:,}",
+                code="EventTooLarge",
+                source=item.source,
+                event_id=item.entry.id,
+                hint="trim the mapper's output (userIdentity.details has no limit of its own)",
+            )
+            self._reject(index, item.message, error, outcomes, to_park)
+            return
+        for round_index in range(len(rounds) + 1):
+            if round_index == len(rounds):
+                rounds.append({})
+                entries.append({})
+            claimed = entries[round_index].get(item.entry.id)
+            if claimed is None or claimed.eventDataChecksum == item.entry.eventDataChecksum:
+                entries[round_index][item.entry.id] = item.entry
+                rounds[round_index].setdefault(item.entry.id, []).append(index)
+                return
+
     def run(self, messages: Iterable[InboundMessage], deadline: Deadline | None = None) -> BatchReport:
         """Prepare and deliver a batch in one call (the worker and the CLI)."""
         return self.deliver([self.prepare(message) for message in messages], deadline or Deadline.none())
@@ -182,7 +206,11 @@ class Pipeline:
     def _park(self, to_park: list[tuple[int, Parcel]], outcomes: dict[int, Outcome]) -> None:
         if not to_park or self.dead_letters is None:
             return
-        not_parked = self.dead_letters.park([parcel for _, parcel in to_park])
+        try:
+            not_parked = self.dead_letters.park([parcel for _, parcel in to_park])
+        except Exception as exc:  # they stay FAILED and come back; the others are unaffected
+            log.error("parking failed: %s", internal_error(exc, Stage.PARK).describe())
+            return
         for index, parcel in to_park:
             if parcel.message.message_id not in not_parked:
                 outcomes[index].disposition = Disposition.PARKED

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import orjson
 from pydantic import ValidationError
 
 from auditbridge.envelope import EventBridgeEvent
-from auditbridge.errors import AuditBridgeError, ConfigurationError, MappingError, SchemaViolation, Stage
+from auditbridge.errors import (
+    AuditBridgeError,
+    ConfigurationError,
+    MappingError,
+    SchemaViolation,
+    Stage,
+    internal_error,
+    raised_at,
+)
 from auditbridge.mappers import MappingContext, entry_id_for
 from auditbridge.messages import InboundMessage
 from auditbridge.models import AuditEvent, EventData
 from auditbridge.plugins import MapperRegistry
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,15 +59,26 @@ class EventPreparer:
         self._contexts: dict[str | None, MappingContext] = {}
 
     def prepare(self, message: InboundMessage) -> Prepared | Rejected:
-        """Take one message as far as a valid entry, or say why it cannot get there."""
+        """Take one message as far as a valid entry, or say why it cannot get there.
+
+        Never raises: whatever a record holds, its failure stays its own. An exception that
+        is not an :class:`AuditBridgeError` is a bug; it becomes a parked ``InternalError``.
+        """
         try:
             event = EventBridgeEvent.from_json(message.body)
         except AuditBridgeError as exc:
             return Rejected(message, exc)
+        except Exception as exc:
+            log.error("internal error at intake, message %s: %s", message.message_id, type(exc).__name__)
+            return Rejected(message, internal_error(exc, Stage.INTAKE))
         try:
             return Prepared(message, event.source, self.map_event(event))
         except AuditBridgeError as exc:
             return Rejected(message, exc.with_context(source=event.source, event_id=event.id))
+        except Exception as exc:
+            error = internal_error(exc, Stage.VALIDATE, source=event.source).with_context(event_id=event.id)
+            log.error("internal error, message %s: %s", message.message_id, error.describe())
+            return Rejected(message, error)
 
     def map_event(self, event: EventBridgeEvent) -> AuditEvent:
         """Dispatch, map and validate one event; raises an :class:`AuditBridgeError`."""
@@ -76,8 +98,9 @@ class EventPreparer:
                 hint="the producer sent structures deeper than 254 levels or integers beyond 64 bits",
             ) from None
         except Exception as exc:
+            # The exception's text is left out: it may quote the event (personal data).
             raise MappingError(
-                f"mapper {mapper.name!r} failed unexpectedly: {type(exc).__name__}: {exc}",
+                f"mapper {mapper.name!r} failed unexpectedly: {type(exc).__name__}{raised_at(exc)}",
                 code="MapperFailed",
                 hint="this is a bug in the mapper; report it with the parked message, "
                 "then redrive the dead-letter queue after upgrading",

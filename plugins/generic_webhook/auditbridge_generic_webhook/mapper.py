@@ -140,7 +140,7 @@ def _time(spec: FieldSpec, document: dict[str, Any], uid: str) -> str:
     form = spec.time or "auto"
     try:
         if isinstance(value, bool):
-            raise MappingError(f"eventTime {value!r} is not a time", code="InvalidTimestamp", field="eventTime")
+            raise MappingError("eventTime is a boolean, not a time", code="InvalidTimestamp", field="eventTime")
         if form == "epoch_millis" or (form == "auto" and isinstance(value, int | float) and value > 10**11):
             return epoch_to_event_time(float(value), milliseconds=True)
         if form == "epoch_seconds" or (form == "auto" and isinstance(value, int | float)):

@@ -51,6 +51,8 @@ TRIM_ORDER: Final = (
     "device",
 )
 TARGET_MEMBERS: Final = ("id", "type", "alternateId", "displayName")
+#: ``outcome.result`` and ``outcome.reason`` are short in practice; a longer one is clipped.
+OUTCOME_MAX_CHARS: Final = 8_192
 
 
 def map_log_event(
@@ -80,7 +82,13 @@ def map_log_event(
         eventTime=_event_time(log_event.get("published"), event, uuid),
         UID=uuid,
         requestParameters=_targets(log_event.get("target"), uuid),
-        responseElements=_drop_none({"result": result, "reason": reason}) or None,
+        responseElements=_drop_none(
+            {
+                "result": clip(result, OUTCOME_MAX_CHARS) if result else None,
+                "reason": clip(reason, OUTCOME_MAX_CHARS) if reason else None,
+            }
+        )
+        or None,
         errorCode=clip(result, 256) if failed and result else None,
         errorMessage=clip(reason, 256) if failed and reason else None,
         sourceIPAddress=normalize_ip_address(client.get("ipAddress")),
