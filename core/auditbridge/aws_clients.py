@@ -40,3 +40,35 @@ def region_of_queue_url(url: str) -> str | None:
 
 def sqs_client(queue_url: str, *, read_timeout: float = 10) -> Any:
     return client("sqs", region=region_of_queue_url(queue_url), read_timeout=read_timeout)
+
+
+#: Queue errors that mean the URL is wrong, not that the call may succeed later.
+_MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+
+
+def explain(exc: BaseException) -> str | None:
+    """One line on what an AWS error means and what to do; None if ``exc`` is not botocore's."""
+    if not type(exc).__module__.startswith("botocore"):
+        return None
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return "no AWS credentials found; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    if isinstance(exc, NoRegionError):
+        return "no AWS Region configured; set AWS_REGION or pass a queue URL that names one"
+    if isinstance(exc, EndpointConnectionError):
+        return f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}; check the URL and the network"
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        operation = getattr(exc, "operation_name", "the call")
+        if code in _MISSING_QUEUE_CODES:
+            return f"{operation}: the queue does not exist; check the queue URL (`aws sqs get-queue-url` prints it)"
+        return f"{operation}: {code}: {error.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"

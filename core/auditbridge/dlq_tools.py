@@ -7,6 +7,7 @@ queue's own redrive policy moved there have none and are reported as ``(moved by
 from __future__ import annotations
 
 import fnmatch
+import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 MOVED_BY_SQS = "(moved by SQS)"
 #: Received messages stay hidden this long while we scan, then are made visible again.
 SCAN_VISIBILITY = 60
+#: SendMessageBatch's limit on the bodies of one call.
+MAX_BATCH_BYTES = 1_048_576
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +70,23 @@ class Redrive:
     failed: int = 0
 
 
-def _scan(client: SQSClient, queue_url: str, limit: int | None) -> list[Parked]:
-    """Receive every message (hidden while we work); the caller releases or deletes them."""
+def _scan(client: SQSClient, queue_url: str, limit: int | None, visibility: int = SCAN_VISIBILITY) -> list[Parked]:
+    """Receive up to ``limit`` messages (hidden while we work); the caller releases or deletes them.
+
+    The scan ends when the queue has nothing more to give, when ``limit`` messages are held
+    (exactly: never more), when a message comes round a second time, or after half the
+    visibility timeout, before the first messages could reappear: it always ends.
+    """
     seen: dict[str, Parked] = {}
     empty = 0
-    while limit is None or len(seen) < limit:
+    stop_at = time.monotonic() + SCAN_VISIBILITY / 2
+    while (limit is None or len(seen) < limit) and time.monotonic() < stop_at:
+        wanted = 10 if limit is None else min(10, limit - len(seen))
         response = client.receive_message(
             QueueUrl=queue_url,
-            MaxNumberOfMessages=10,
+            MaxNumberOfMessages=wanted,
             WaitTimeSeconds=1,
-            VisibilityTimeout=SCAN_VISIBILITY,
+            VisibilityTimeout=visibility,
             MessageAttributeNames=["All"],
         )
         messages = response.get("Messages", [])
@@ -86,8 +96,13 @@ def _scan(client: SQSClient, queue_url: str, limit: int | None) -> list[Parked]:
                 break
             continue
         empty = 0
+        again = False
         for message in messages:
-            seen.setdefault(message["MessageId"], Parked.from_sqs(message))
+            # The newest receipt handle is the one that can still delete or release it.
+            again = again or message["MessageId"] in seen
+            seen[message["MessageId"]] = Parked.from_sqs(message)
+        if again:
+            break
     return list(seen.values())
 
 
@@ -100,6 +115,20 @@ def _release(client: SQSClient, queue_url: str, parked: list[Parked]) -> None:
                 {"Id": str(i), "ReceiptHandle": p.receipt_handle, "VisibilityTimeout": 0} for i, p in enumerate(chunk)
             ],
         )
+
+
+def _batches(parked: list[Parked]) -> list[list[Parked]]:
+    """At most 10 messages and 1 MiB of bodies per SendMessageBatch call."""
+    batches: list[list[Parked]] = []
+    size = 0
+    for item in parked:
+        body = len(item.body.encode("utf-8", "replace"))
+        if not batches or len(batches[-1]) == 10 or size + body > MAX_BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += body
+    return batches
 
 
 def inspect(client: SQSClient, queue_url: str, *, show: int = 5) -> Inspection:
@@ -124,14 +153,19 @@ def redrive(
     source_pattern: str | None = None,
     limit: int | None = None,
 ) -> Redrive:
-    """Move matching messages to ``target_url``: send first, then delete (a crash duplicates, never loses)."""
-    parked = _scan(client, queue_url, limit)
-    chosen = [p for p in parked if p.matches(reason, source_pattern)]
-    keep = [p for p in parked if not p.matches(reason, source_pattern)]
+    """Move matching messages to ``target_url``: send first, then delete (a crash duplicates, never loses).
+
+    ``limit`` moves at most that many of the matching messages; with no filter, the scan itself
+    stops there, so no more messages than needed are held.
+    """
+    filtered = reason is not None or source_pattern is not None
+    parked = _scan(client, queue_url, None if filtered else limit)
+    matching = [p for p in parked if p.matches(reason, source_pattern)]
+    chosen = matching if limit is None else matching[:limit]
+    keep = [p for p in parked if not p.matches(reason, source_pattern)] + matching[len(chosen) :]
     result = Redrive(kept=len(keep))
     try:
-        for start in range(0, len(chosen), 10):
-            chunk = chosen[start : start + 10]
+        for chunk in _batches(chosen):
             sent = client.send_message_batch(
                 QueueUrl=target_url,
                 Entries=[{"Id": str(i), "MessageBody": p.body} for i, p in enumerate(chunk)],

@@ -34,7 +34,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="input files; '-' or none reads stdin")
     add_lake_option(parser)
     parser.add_argument("--event-data-store", metavar="ID", help="local store id, ARN or name (default: 'default')")
-    parser.add_argument("--sink", choices=("local", "cloudtrail-lake"), default="local")
+    parser.add_argument("--sink", choices=("local", "cloudtrail-lake"), default="local", help="where events go")
     parser.add_argument(
         "--channel-arn", default=os.environ.get(CHANNEL_ARN_ENV), help=f"the channel (default: ${CHANNEL_ARN_ENV})"
     )

@@ -37,8 +37,8 @@ def add_parser(commands: Any) -> None:
 
     serve = sub.add_parser("serve", help="serve a CloudTrail-Data-compatible PutAuditEvents endpoint on loopback")
     add_lake_option(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4599)
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    serve.add_argument("--port", type=int, default=4599, help="the port to listen on")
     serve.set_defaults(run=run_serve)
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from auditbridge import __version__
+from auditbridge import __version__, aws_clients
 from auditbridge.cli import (
     dlq_command,
     ingest_command,
@@ -22,8 +23,32 @@ from auditbridge.errors import AuditBridgeError
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 
 
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Help that states each option's default, where it has one worth stating."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and "%(default)" not in text
+            and "default" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command and subcommand parser shows defaults (subparsers take the parent's class)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="auditbridge",
         description="Bring SaaS audit logs (Okta, webhooks) into AWS CloudTrail Lake or a local lake.",
     )
@@ -58,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"auditbridge: {exc.code}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
     args = parser.parse_args(argv)
+    # botocore says at INFO where it found each endpoint: noise on a terminal.
+    for name in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         status: int = args.run(args)
     except AuditBridgeError as exc:
@@ -71,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"auditbridge: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        explained = aws_clients.explain(exc)
+        if explained is None:
+            raise
+        print(f"auditbridge: {explained}", file=sys.stderr)
         return EXIT_USAGE
     return status
 

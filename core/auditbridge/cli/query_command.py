@@ -22,7 +22,7 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("sql", help='the query, e.g. "SELECT eventData.eventName, count(*) FROM <id> GROUP BY 1"')
     add_lake_option(parser)
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     parser.set_defaults(run=run)
 
 

@@ -35,7 +35,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--wait-seconds", type=int, default=20, choices=range(21), metavar="0-20", help="long-poll wait (default 20)"
     )
-    parser.add_argument("--sink", choices=("cloudtrail-lake", "local"), default="cloudtrail-lake")
+    parser.add_argument(
+        "--sink", choices=("cloudtrail-lake", "local"), default="cloudtrail-lake", help="where events go"
+    )
     add_lake_option(parser)
     parser.set_defaults(run=run)
 

@@ -14,8 +14,8 @@ from auditbridge_generic_webhook.config import CONFIG_ENV, load_config, preset_n
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="webhook_command", metavar="SUBCOMMAND", required=True)
     serve = sub.add_parser("serve", help="run the intake on this machine (POST /<source>)")
-    serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080, help="the port to listen on")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     serve.add_argument("--config", default=os.environ.get(CONFIG_ENV), help=f"sources file (default ${CONFIG_ENV})")
     serve.add_argument(
         "--bus",
