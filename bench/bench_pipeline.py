@@ -60,7 +60,7 @@ def make_batches(count: int, batch_size: int) -> list[dict[str, Any]]:
 
 def start_endpoint() -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "auditbridge.endpoint", "--channel", CHANNEL_ARN],
+        [sys.executable, "-m", "auditbridge.endpoint", "--test-control", "--channel", CHANNEL_ARN],
         stdout=subprocess.PIPE,
         text=True,
     )

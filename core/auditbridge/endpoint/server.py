@@ -2,81 +2,75 @@
 
 Speaks the ``cloudtrail-data`` REST-JSON protocol well enough for boto3 and the AWS CLI:
 ``POST /PutAuditEvents?channelArn=...&externalId=...``; errors carry ``x-amzn-ErrorType``.
-A small control API under ``/_auditbridge/`` injects faults and lists stored events for
-tests running in another process.
+With ``control=True`` (test fixtures only, never ``lake serve``) a small API under
+``/_auditbridge/`` injects faults and lists stored events for tests in another process.
 """
 
 from __future__ import annotations
 
-import socket
 import uuid
 from dataclasses import asdict
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import orjson
 
 from auditbridge.endpoint.faults import Fault
-from auditbridge.endpoint.service import CloudTrailDataService, MemoryStore, Response
-from auditbridge.loopback import BackgroundServer, LoopbackServer, QuietHandler
+from auditbridge.endpoint.service import MAX_BODY_BYTES, CloudTrailDataService, MemoryStore, Response
+from auditbridge.loopback import BackgroundServer, LoopbackServer, Reply, Request, json_reply
 
 CONTROL_PREFIX = "/_auditbridge/"
 
 
-class _Handler(QuietHandler):
-    server: _Server
+class EndpointApplication:
+    """Routes requests to the service; the control API only when asked for."""
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, response: Response) -> None:
-        if response.drop_connection:
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
-        if response.error_type:
-            headers["x-amzn-ErrorType"] = response.error_type
-        self.send_json(response.status, response.body, headers)
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        body = self._body()
-        service = self.server.service
-        if url.path == "/PutAuditEvents":
-            self._send(service.put_audit_events(dict(parse_qsl(url.query)), body))
-        elif url.path == CONTROL_PREFIX + "faults":
-            service.faults.add(Fault.from_dict(orjson.loads(body)))
-            self._send(Response(200, b"{}"))
-        else:
-            self._send(Response(404, b'{"message":"unknown operation"}', error_type="UnknownOperationException"))
-
-    def do_GET(self) -> None:
-        path = urlsplit(self.path).path
-        service = self.server.service
-        if path == CONTROL_PREFIX + "events" and isinstance(service.store, MemoryStore):
-            events = [asdict(event) for event in service.store.events]
-            self._send(Response(200, orjson.dumps({"events": events, "requests": service.requests})))
-        elif path == CONTROL_PREFIX + "health":
-            self._send(Response(200, b'{"status":"ok"}'))
-        else:
-            self._send(Response(404, b'{"message":"not found"}'))
-
-    def do_DELETE(self) -> None:
-        path = urlsplit(self.path).path
-        service = self.server.service
-        if path == CONTROL_PREFIX + "faults":
-            service.faults.clear()
-        elif path == CONTROL_PREFIX + "events" and isinstance(service.store, MemoryStore):
-            service.store.clear()
-            service.requests = 0
-        self._send(Response(200, b"{}"))
-
-
-class _Server(LoopbackServer):
-    def __init__(self, address: tuple[str, int], service: CloudTrailDataService) -> None:
-        super().__init__(address, _Handler)
+    def __init__(self, service: CloudTrailDataService, *, control: bool) -> None:
         self.service = service
+        self.control = control
+
+    def __call__(self, request: Request) -> Reply:
+        if request.method == "POST" and request.path == "/PutAuditEvents":
+            return _reply(self.service.put_audit_events(dict(parse_qsl(request.query)), request.body))
+        if request.path == CONTROL_PREFIX + "health":
+            return json_reply(200, {"status": "ok"})
+        if self.control and request.path.startswith(CONTROL_PREFIX):
+            return self._control(request)
+        return _reply(Response(404, b'{"message":"unknown operation"}', error_type="UnknownOperationException"))
+
+    def _control(self, request: Request) -> Reply:
+        service, name = self.service, request.path.removeprefix(CONTROL_PREFIX)
+        store = service.store
+        if name == "faults" and request.method == "POST":
+            try:
+                service.faults.add(Fault.from_dict(orjson.loads(request.body)))
+            except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+                return json_reply(400, {"message": f"not a fault: {type(exc).__name__}"})
+        elif name == "faults" and request.method == "DELETE":
+            service.faults.clear()
+        elif name == "events" and isinstance(store, MemoryStore):
+            if request.method == "DELETE":
+                store.clear()
+                service.requests = 0
+            else:
+                events = [asdict(event) for event in store.events]
+                return json_reply(200, {"events": events, "requests": service.requests})
+        else:
+            return json_reply(404, {"message": "not found"})
+        return json_reply(200, {})
+
+
+def _reply(response: Response) -> Reply:
+    if response.drop_connection:
+        return Reply(0, drop_connection=True)
+    headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+    if response.error_type:
+        headers["x-amzn-ErrorType"] = response.error_type
+    return Reply(response.status, response.body, headers)
+
+
+def _error_type(status: int) -> dict[str, str]:
+    code = {400: "SerializationException", 405: "UnknownOperationException"}.get(status, "ValidationException")
+    return {"x-amzn-ErrorType": code, "x-amzn-RequestId": str(uuid.uuid4())}
 
 
 class LocalEndpoint(BackgroundServer):
@@ -87,6 +81,20 @@ class LocalEndpoint(BackgroundServer):
     'http://127.0.0.1:54321'
     """
 
-    def __init__(self, service: CloudTrailDataService, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, service: CloudTrailDataService, host: str = "127.0.0.1", port: int = 0, *, control: bool = False
+    ) -> None:
         self.service = service
-        super().__init__(_Server((host, port), service), "cloudtrail-data")
+        application = EndpointApplication(service, control=control)
+        methods: tuple[str, ...] = ("GET", "POST", "DELETE") if control else ("GET", "POST")
+        # Up to 16 times the service's limit is read, so the service answers in its own words;
+        # beyond, the server refuses before reading, in the service's error shape too.
+        server = LoopbackServer(
+            (host, port),
+            application,
+            name="cloudtrail-data",
+            methods=methods,
+            max_body_bytes=16 * MAX_BODY_BYTES,
+            error_headers=_error_type,
+        )
+        super().__init__(server)

@@ -122,7 +122,9 @@ class CloudTrailDataService:
         auto_create_channels: bool = False,
         event_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
-        self.channels = {channel.arn: channel for channel in channels}
+        self.channels: dict[str, Channel] = {}
+        for channel in channels:
+            self.add_channel(channel)
         self.store = store if store is not None else MemoryStore()
         self.auto_create_channels = auto_create_channels
         self.faults = FaultPlan()
@@ -131,7 +133,8 @@ class CloudTrailDataService:
         self._lock = threading.Lock()
 
     def add_channel(self, channel: Channel) -> None:
-        self.channels[channel.arn] = channel
+        arn = normalize_channel_arn(channel.arn)
+        self.channels[arn] = Channel(arn, channel.external_id, channel.event_data_store)
 
     def put_audit_events(self, query: dict[str, str], body: bytes) -> Response:
         with self._lock:
@@ -167,12 +170,19 @@ class CloudTrailDataService:
         if not channel_arn:
             raise ServiceError(400, "ValidationException", "channelArn is required")
         if _CHANNEL_ARN_RE.match(channel_arn):
-            channel = self.channels.get(channel_arn)
+            arn = normalize_channel_arn(channel_arn)
+            channel = self.channels.get(arn)
             if channel is None and self.auto_create_channels:
-                channel = Channel(channel_arn)
-                self.channels[channel_arn] = channel
+                channel = Channel(arn)
+                self.channels[arn] = channel
         elif _CHANNEL_ID_RE.match(channel_arn):
-            channel = next((c for c in self.channels.values() if c.channel_id == channel_arn), None)
+            wanted = normalize_channel_id(channel_arn)
+            matches = [c for c in self.channels.values() if c.channel_id == wanted]
+            if len(matches) > 1:
+                raise ServiceError(
+                    400, "InvalidChannelARN", f"The channel id {channel_arn} names channels of several accounts."
+                )
+            channel = matches[0] if matches else None
         else:
             raise ServiceError(400, "InvalidChannelARN", f"The channel ARN {channel_arn} is not valid.")
         if channel is None:
@@ -232,6 +242,20 @@ class CloudTrailDataService:
         return successful, failed
 
 
+def normalize_channel_id(channel_id: str) -> str:
+    """A UUID channel id in its one canonical form (lower case, dashed); any other id as it is."""
+    try:
+        return str(uuid.UUID(channel_id))
+    except ValueError:
+        return channel_id
+
+
+def normalize_channel_arn(arn: str) -> str:
+    """The ARN with its channel id normalised, so one channel is one key wherever it is used."""
+    prefix, _, channel_id = arn.rpartition("/")
+    return f"{prefix}/{normalize_channel_id(channel_id)}" if prefix else arn
+
+
 def _parse_body(body: bytes) -> Any:
     if len(body) > MAX_BODY_BYTES:
         raise ServiceError(413, "ValidationException", f"Request body is {len(body)} bytes; the limit is 1 MB.")
@@ -243,7 +267,14 @@ def _parse_body(body: bytes) -> Any:
 
 
 def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:
-    """The service's per-entry verdict: None, or (errorCode, errorMessage)."""
+    """The service's per-entry verdict: None, or (errorCode, errorMessage); never raises."""
+    try:
+        return _check_entry(entry, account_id)
+    except (TypeError, ValueError, RecursionError):  # nested too deeply to encode, and the like
+        return "InvalidData", "eventData cannot be read: nested too deeply or not encodable"
+
+
+def _check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:
     text: str = entry["eventData"]
     checksum = entry.get("eventDataChecksum")
     if checksum is not None:

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import duckdb
 import orjson
 
-from auditbridge.endpoint.service import StoredEvent
+from auditbridge.endpoint.service import StoredEvent, normalize_channel_arn
 from auditbridge.errors import ConfigurationError
 from auditbridge.lake.schema import CLOUDTRAIL_COLUMNS, PARTNER_COLUMNS, cloudtrail_row, columns_spec, partner_row
 
@@ -183,14 +183,25 @@ class LocalLake:
         return self.create_store("default")
 
     def store_for_channel(self, channel_arn: str) -> EventDataStore:
-        """The store a channel feeds; a new one the first time a channel is seen."""
+        """The store a channel feeds; a new one the first time a channel is seen.
+
+        A channel whose id is a UUID feeds the store with that id (``lake create --id`` makes
+        one ahead), unless another account's channel with the same id feeds it already.
+        """
+        channel_arn = normalize_channel_arn(channel_arn)
+        channel_id = _uuid_or_none(channel_arn.rsplit("/", 1)[-1])
         with self.connect() as con:
             row = con.execute("SELECT event_data_store FROM channels WHERE arn = ?", [channel_arn]).fetchone()
+            taken = channel_id is not None and con.execute(
+                "SELECT count(*) FROM channels WHERE event_data_store = ?", [channel_id]
+            ).fetchone() != (0,)
         if row is not None:
             return self.get_store(row[0])
-        channel_id = channel_arn.rsplit("/", 1)[-1]
-        existing = next((s for s in self.stores() if s.id == channel_id), None)
-        store = existing or self.create_store(f"channel {channel_id}", store_id=_uuid_or_none(channel_id))
+        existing = None if taken else next((s for s in self.stores() if s.id == channel_id), None)
+        name = channel_arn.rsplit("/", 1)[-1]
+        if taken:  # named by account too: the id alone is another account's channel's store
+            name = f"{channel_arn.split(':')[4]}/{name}"
+        store = existing or self.create_store(f"channel {name}", store_id=None if taken else channel_id)
         with self.connect() as con:
             con.execute("INSERT OR REPLACE INTO channels VALUES (?, ?)", [channel_arn, store.id])
         return store

@@ -75,7 +75,7 @@ class CloudTrailDataFixture:
     def start(cls, channel: Channel | None = None) -> CloudTrailDataFixture:
         channel = channel or Channel(TEST_CHANNEL_ARN)
         service = CloudTrailDataService([channel], MemoryStore())
-        return cls(LocalEndpoint(service).start(), channel.arn)
+        return cls(LocalEndpoint(service, control=True).start(), channel.arn)
 
     @staticmethod
     def credentials() -> dict[str, str]:

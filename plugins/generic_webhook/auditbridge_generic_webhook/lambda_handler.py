@@ -28,12 +28,17 @@ def intake() -> Intake:
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    http = event.get("requestContext", {}).get("http", {})
+    http = (event.get("requestContext") or {}).get("http") or {}
     body = event.get("body") or ""
-    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
-    response = intake().handle(http.get("method", "POST"), event.get("rawPath", "/"), event.get("headers") or {}, raw)
-    return {
-        "statusCode": response.status,
-        "headers": {"content-type": "application/json"},
-        "body": response.json().decode(),
-    }
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
+    except (ValueError, TypeError, AttributeError):
+        return _answer(400, b"{}", {})
+    response = intake().handle(
+        str(http.get("method", "POST")), str(event.get("rawPath", "/")), event.get("headers") or {}, raw
+    )
+    return _answer(response.status, response.json(), response.headers)
+
+
+def _answer(status: int, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"content-type": "application/json", **headers}, "body": body.decode()}

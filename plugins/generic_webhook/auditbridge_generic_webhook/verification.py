@@ -1,8 +1,9 @@
 """Verifying webhook requests, scheme by scheme, over the raw body bytes.
 
-Every comparison is constant-time. A request whose signature (or delivery id) was already seen
-inside the tolerance window is a replay. Failures raise :class:`Unverified`, which the intake
-answers with a bare 401; the reason is only logged.
+Every comparison is constant-time. A request whose signature was already seen inside the
+tolerance window is a replay (see :class:`ReplayCache` for retries after a failed forward).
+Failures raise :class:`Unverified`, which the intake answers with a bare 401; the reason is
+only logged.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import hmac
 import json
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from auditbridge_generic_webhook.config import VerificationSpec
@@ -44,26 +45,65 @@ class Handshake:
     body: dict[str, Any]
 
 
+@dataclass(slots=True)
+class Delivery:
+    """One verified delivery, by what its signature covers: which of its items were forwarded."""
+
+    expires: float
+    forwarded: set[int] = field(default_factory=set)
+    done: bool = False
+    in_flight: bool = True
+
+
 class ReplayCache:
-    """Signatures seen recently, per process (a Lambda instance or a server)."""
+    """Deliveries seen recently, per process (a Lambda instance or a server), keyed by signature.
+
+    A delivery is a replay once it was forwarded whole, or while another copy is being
+    forwarded. A delivery whose forwarding failed part-way may come again (the sender's
+    retry): it is accepted and only the items not yet forwarded go out.
+    """
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._seen: OrderedDict[str, Delivery] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_entries
 
-    def check_and_remember(self, key: str, window: float, now: float) -> None:
+    def claim(self, key: str, window: float, now: float) -> Delivery:
         with self._lock:
-            while self._seen and next(iter(self._seen.values())) < now:
+            while self._seen and next(iter(self._seen.values())).expires < now:
                 self._seen.popitem(last=False)
-            if key in self._seen:
+            delivery = self._seen.get(key)
+            if delivery is not None and (delivery.done or delivery.in_flight):
                 raise Unverified("replayed request")
-            self._seen[key] = now + window
-            if len(self._seen) > self._max:
-                self._seen.popitem(last=False)
+            if delivery is None:
+                delivery = self._seen[key] = Delivery(now + window)
+                if len(self._seen) > self._max:
+                    self._seen.popitem(last=False)
+            delivery.in_flight = True
+            return delivery
+
+    def settle(self, delivery: Delivery, *, done: bool) -> None:
+        with self._lock:
+            delivery.done = done
+            delivery.in_flight = False
 
 
-def verify(request: WebhookRequest, spec: VerificationSpec, replay: ReplayCache) -> Handshake | None:
+class ReplayClaim:
+    """What a scheme's checker sees of the cache: it claims the one key the signature covers."""
+
+    def __init__(self, cache: ReplayCache) -> None:
+        self.cache = cache
+        self.delivery: Delivery | None = None
+
+    def check_and_remember(self, key: str, window: float, now: float) -> None:
+        self.delivery = self.cache.claim(key, window, now)
+
+    def settle(self, *, done: bool) -> None:
+        if self.delivery is not None:
+            self.cache.settle(self.delivery, done=done)
+
+
+def verify(request: WebhookRequest, spec: VerificationSpec, replay: ReplayClaim) -> Handshake | None:
     assert spec.secret is not None
     secret = resolve_secret(spec.secret)
     checker = _SCHEMES[spec.scheme]
@@ -100,17 +140,18 @@ def _require(request: WebhookRequest, name: str) -> str:
     return value
 
 
-def _github(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _github(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     signature = _require(request, "x-hub-signature-256")
     expected = "sha256=" + _hmac(secret, request.body).hex()
     if not _matches([signature], expected):
         raise Unverified("bad X-Hub-Signature-256")
-    delivery = request.header("x-github-delivery") or signature
-    replay.check_and_remember(f"github:{delivery}", 24 * 3600, request.received_at)
+    # Keyed on what the signature covers (the body), not the unsigned X-GitHub-Delivery: a
+    # captured body and signature sent again under a new delivery id is still a replay.
+    replay.check_and_remember(f"github:{expected}", 24 * 3600, request.received_at)
     return None
 
 
-def _stripe(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _stripe(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     header = _require(request, "stripe-signature")
     parts = [item.split("=", 1) for item in header.split(",") if "=" in item]
     timestamps = [value for key, value in parts if key.strip() == "t"]
@@ -129,7 +170,7 @@ def _check_v0(
     request: WebhookRequest,
     spec: VerificationSpec,
     secret: str,
-    replay: ReplayCache,
+    replay: ReplayClaim,
     *,
     timestamp_header: str,
     signature_header: str,
@@ -143,7 +184,7 @@ def _check_v0(
     replay.check_and_remember(f"{signature_header}:{expected}", spec.tolerance_seconds * 2, request.received_at)
 
 
-def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     _check_v0(
         request,
         spec,
@@ -156,7 +197,7 @@ def _slack(request: WebhookRequest, spec: VerificationSpec, secret: str, replay:
     return Handshake({"challenge": challenge}) if isinstance(challenge, str) else None
 
 
-def _pagerduty(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _pagerduty(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     signatures = _require(request, "x-pagerduty-signature").split(",")
     expected = "v1=" + _hmac(secret, request.body).hex()
     if not _matches(signatures, expected):
@@ -165,7 +206,7 @@ def _pagerduty(request: WebhookRequest, spec: VerificationSpec, secret: str, rep
     return None
 
 
-def _zoom(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _zoom(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     _check_v0(
         request, spec, secret, replay, timestamp_header="x-zm-request-timestamp", signature_header="x-zm-signature"
     )
@@ -178,7 +219,7 @@ def _zoom(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: 
     return None
 
 
-def _okta(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache) -> Handshake | None:
+def _okta(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim) -> Handshake | None:
     header = spec.header or "authorization"
     if not _matches([_require(request, header)], secret):
         raise Unverified(f"bad {header}")
@@ -191,7 +232,7 @@ def _okta(request: WebhookRequest, spec: VerificationSpec, secret: str, replay: 
 
 
 def _shared_secret(
-    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache
+    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim
 ) -> Handshake | None:
     header = spec.header or "authorization"
     if not _matches([_require(request, header)], secret):
@@ -200,7 +241,7 @@ def _shared_secret(
 
 
 def _generic_hmac(
-    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayCache
+    request: WebhookRequest, spec: VerificationSpec, secret: str, replay: ReplayClaim
 ) -> Handshake | None:
     assert spec.header is not None
     stamp = ""

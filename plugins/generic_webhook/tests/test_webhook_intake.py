@@ -491,3 +491,104 @@ def test_the_lambda_function_url_handler(bus, monkeypatch, tmp_path):
 def test_presets_need_a_verification_before_the_intake_serves_them(bus):
     gate = Intake(presets_config(), EventBridgeForwarder("webhooks"), clock=lambda: NOW)
     assert gate.handle("POST", "/github", github_request(BODY), BODY).status == 404
+
+
+# -- hostile deliveries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"action": NaN}',
+        b'{"action": Infinity}',
+        b'{"amount": 1e400}',
+        b'{"a": ' * 100 + b"1" + b"}" * 100,
+        b'{"a": ' * 2000 + b"1" + b"}" * 2000,
+    ],
+    ids=["nan", "infinity", "1e400", "100-deep", "2000-deep"],
+)
+def test_non_json_numbers_and_deep_nesting_are_400_and_not_forwarded(intake, bus, body):
+    assert intake.handle("POST", "/github", github_request(body), body).status == 400
+    assert received(bus) == []
+
+
+def test_the_lambda_intake_answers_400_to_deep_json(bus, monkeypatch, tmp_path):
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "sources:\n  github:\n    preset: github\n    verification: {scheme: github, secret: 'env:GH_SECRET'}\n"
+    )
+    monkeypatch.setenv("AUDITBRIDGE_WEBHOOK_CONFIG", str(config))
+    monkeypatch.setenv("AUDITBRIDGE_WEBHOOK_BUS", "webhooks")
+    from auditbridge_generic_webhook import config as config_module
+
+    config_module.active_config.cache_clear()
+    lambda_handler.intake.cache_clear()
+    body = b"[" * 5000 + b"]" * 5000
+    event = {
+        "rawPath": "/github",
+        "requestContext": {"http": {"method": "POST"}},
+        "headers": {k.lower(): v for k, v in github_request(body).items()},
+        "body": body.decode(),
+    }
+    try:
+        assert lambda_handler.handler(event, None)["statusCode"] == 400
+        assert lambda_handler.handler({**event, "body": "!!", "isBase64Encoded": True}, None)["statusCode"] == 400
+    finally:
+        config_module.active_config.cache_clear()
+        lambda_handler.intake.cache_clear()
+
+
+def test_a_captured_github_delivery_under_a_new_delivery_id_is_a_replay(intake, bus):
+    assert intake.handle("POST", "/github", github_request(BODY, delivery="d-1"), BODY).status == 200
+    replayed = {**github_request(BODY, delivery="d-2"), "X-GitHub-Event": "member"}
+    assert intake.handle("POST", "/github", replayed, BODY).status == 401
+    assert len(received(bus)) == 1
+
+
+class FlakyForwarder:
+    """The real EventBridge forwarder, but the bus refuses everything after ``fail_after`` items once."""
+
+    def __init__(self, fail_after: int) -> None:
+        from auditbridge_generic_webhook.intake import ForwardingFailed
+
+        self.real = EventBridgeForwarder("webhooks")
+        self.fail_after = fail_after
+        self.failed = False
+        self.error = ForwardingFailed
+
+    def forward(self, source, details):
+        if not self.failed and len(details) > self.fail_after:
+            self.failed = True
+            self.real.forward(source, details[: self.fail_after])
+            raise self.error("PutEvents refused entries: InternalFailure", set(range(self.fail_after)))
+        self.real.forward(source, details)
+
+
+def test_a_retry_after_a_partial_forward_sends_only_what_is_missing(bus):
+    gate = Intake(parse_config(CONFIG), FlakyForwarder(fail_after=10), clock=lambda: NOW)
+    lines = b"\n".join(json.dumps({"log_id": f"l{i}", "data": {"type": "s"}}).encode() for i in range(25))
+    headers = {"Content-Type": "application/x-ndjson", "Authorization": SECRETS["AUTH0_SECRET"]}
+    assert gate.handle("POST", "/auth0", headers, lines).status == 503
+    assert gate.handle("POST", "/auth0", headers, lines).status == 200  # the sender's retry
+    assert gate.handle("POST", "/auth0", headers, lines).status == 401  # now a replay
+    ids = sorted(event["detail"]["payload"]["log_id"] for event in received(bus))
+    assert ids == sorted(f"l{i}" for i in range(25))
+
+
+def test_webhook_serve_refuses_other_methods_and_chunked_bodies(intake, bus):
+    import socket
+
+    with WebhookServer(intake) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        for request in (
+            b"HEAD /github HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"OPTIONS /github HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST /github HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        ):
+            with socket.create_connection((host, int(port)), timeout=5) as conn:
+                conn.sendall(request)
+                answer = b""
+                while chunk := conn.recv(65536):
+                    answer += chunk
+            assert answer.split(b" ")[1] in (b"405", b"411")
+    assert received(bus) == []
