@@ -267,7 +267,12 @@ def test_a_failing_batch_leaves_nothing_behind(lake_path):
     data = json.dumps({"eventTime": "2025-01-01T00:00:00Z", "userIdentity": {"type": "U", "principalId": "p"}})
     events = [
         StoredEvent(
-            "arn:aws:cloudtrail:local:000000000000:channel/c", None, f"e{i}", f"id{i}", data, "2025-01-01T00:00:01Z"
+            "arn:aws:cloudtrail:local:000000000000:channel/c",
+            None,
+            f"e{i}",
+            f"id{i}",
+            data.replace("{", f'{{"UID": "u{i}", ', 1),
+            "2025-01-01T00:00:01Z",
         )
         for i in range(3)
     ]
@@ -307,7 +312,11 @@ def test_lake_serve_persists_puts_and_readers_see_whole_batches(lake_path, monke
         counts = []
         for batch in range(5):
             response = client.put_audit_events(
-                channelArn=channel, auditEvents=[{"id": f"b{batch}-{i}", "eventData": data} for i in range(100)]
+                channelArn=channel,
+                auditEvents=[
+                    {"id": f"b{batch}-{i}", "eventData": data.replace('"UID": "u"', f'"UID": "u{batch}-{i}"')}
+                    for i in range(100)
+                ],
             )
             assert len(response["successful"]) == 100
             reader = subprocess.run(

@@ -33,7 +33,11 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("files", nargs="*", metavar="FILE", help="input files; '-' or none reads stdin")
     add_lake_option(parser)
-    parser.add_argument("--event-data-store", metavar="ID", help="local store id, ARN or name (default: 'default')")
+    parser.add_argument(
+        "--event-data-store",
+        metavar="ID",
+        help="local store id, ARN or name; a new UUID creates that store (default: 'default')",
+    )
     parser.add_argument("--sink", choices=("local", "cloudtrail-lake"), default="local", help="where events go")
     parser.add_argument(
         "--channel-arn", default=os.environ.get(CHANNEL_ARN_ENV), help=f"the channel (default: ${CHANNEL_ARN_ENV})"
@@ -51,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     dead_letters = JsonLinesDeadLetters(base.with_name(f"{base.stem}.rejected-{started}.jsonl"))
     if lake is not None:
         with lake.hold():
-            store = lake.get_store(args.event_data_store) if args.event_data_store else lake.default_store()
+            store = (
+                lake.get_store(args.event_data_store, create=True) if args.event_data_store else lake.default_store()
+            )
             pipeline = _local_pipeline(lake, store, args.channel_arn, dead_letters)
             counts, requests = _ingest(pipeline, args)
         destination = f"event data store {store.id} ({store.name}) in {lake.path}"

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from auditbridge.cli.common import add_lake_option, open_lake, print_table
+from auditbridge.errors import ConfigurationError
 
 
 def add_parser(commands: Any) -> None:
@@ -16,7 +17,10 @@ def add_parser(commands: Any) -> None:
 
     create = sub.add_parser("create", help="create an event data store and print its id")
     add_lake_option(create)
-    create.add_argument("--name", help="a name to find it by")
+    create.add_argument("--name", help="a name to find it by (unique)")
+    create.add_argument(
+        "--id", metavar="UUID", help="the store's id, e.g. your CloudTrail Lake store's, so queries run unchanged"
+    )
     create.add_argument(
         "--kind",
         choices=("partner", "cloudtrail"),
@@ -43,21 +47,21 @@ def add_parser(commands: Any) -> None:
 
 
 def run_create(args: argparse.Namespace) -> int:
-    store = open_lake(args).create_store(args.name, args.kind)
+    store = open_lake(args).create_store(args.name, args.kind, store_id=args.id)
     print(store.id)
     return 0
 
 
 def run_list(args: argparse.Namespace) -> int:
     lake = open_lake(args)
-    rows = (
-        [
-            [s.store.id, s.store.name, s.store.kind, f"{s.events:,}", str(s.first or ""), str(s.last or "")]
-            for s in lake.summaries()
-        ]
-        if lake.path.exists()
-        else []
-    )
+    if not lake.path.exists():
+        raise ConfigurationError(
+            f"no lake at {lake.path}", code="LakeNotFound", hint="ingest events first, or pass --lake PATH"
+        )
+    rows = [
+        [s.store.id, s.store.name, s.store.kind, f"{s.events:,}", str(s.first or ""), str(s.last or "")]
+        for s in lake.summaries()
+    ]
     if not rows:
         print(f"no event data stores in {lake.path}")
         return 0
@@ -69,7 +73,7 @@ def run_import(args: argparse.Namespace) -> int:
     from auditbridge.lake.cloudtrail_import import iter_files, read_cloudtrail_file
 
     lake = open_lake(args)
-    store = lake.get_store(args.event_data_store)
+    store = lake.get_store(args.event_data_store, create=False)
     total = 0
     for path in iter_files(args.files):
         total += lake.insert_cloudtrail_records(store, read_cloudtrail_file(path))

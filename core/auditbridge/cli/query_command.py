@@ -23,6 +23,10 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("sql", help='the query, e.g. "SELECT eventData.eventName, count(*) FROM <id> GROUP BY 1"')
     add_lake_option(parser)
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="stop a query that runs longer")
+    parser.add_argument(
+        "--memory-limit", default="2GB", metavar="SIZE", help="the most memory a query may use, e.g. 512MB"
+    )
     parser.set_defaults(run=run)
 
 
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     lake = open_lake(args)
     from auditbridge.lake.query import run_query
 
-    result = run_query(args.sql, lake)
+    result = run_query(args.sql, lake, timeout=args.timeout, memory_limit=args.memory_limit)
     if args.format == "json":
         records = [{k: _plain(v) for k, v in record.items()} for record in result.records()]
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")

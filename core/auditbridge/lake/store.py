@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,12 @@ StoreKind = Literal["partner", "cloudtrail"]
 TABLES: dict[StoreKind, tuple[str, dict[str, str]]] = {
     "partner": ("partner_events", PARTNER_COLUMNS),
     "cloudtrail": ("cloudtrail_events", CLOUDTRAIL_COLUMNS),
+}
+#: What makes two rows the same event: for integration events, eventSource and UID (as
+#: CloudTrail Lake's partners define it); for CloudTrail's own, the eventID.
+DEDUP_KEYS: dict[StoreKind, Callable[[str], str]] = {
+    "partner": lambda alias: f"{alias}.eventData.eventSource, {alias}.eventData.UID",
+    "cloudtrail": lambda alias: f"{alias}.eventID",
 }
 #: How long to wait for another process (say, ``auditbridge lake serve``) to release the file.
 LOCK_WAIT_SECONDS = 15.0
@@ -129,6 +135,25 @@ class LocalLake:
     def create_store(
         self, name: str | None = None, kind: StoreKind = "partner", store_id: str | None = None
     ) -> EventDataStore:
+        """A new store; names and ids are unique, and an id must be a UUID (as CloudTrail Lake's are)."""
+        if store_id is not None:
+            canonical = _uuid_or_none(store_id)
+            if canonical is None:
+                raise ConfigurationError(
+                    "an event data store id must be a UUID, such as CloudTrail Lake shows",
+                    code="InvalidArgument",
+                    field="id",
+                )
+            store_id = canonical
+        for existing in self.stores():
+            if store_id is not None and existing.id == store_id:
+                raise ConfigurationError(f"an event data store with id {store_id} exists", code="StoreExists")
+            if name and existing.name == name:
+                raise ConfigurationError(
+                    f"an event data store named {name!r} exists ({existing.id}); names are unique",
+                    code="StoreExists",
+                    hint="choose another --name, or use the existing store",
+                )
         store = EventDataStore(store_id or str(uuid.uuid4()), name or "", kind)
         table = TABLES[kind][0]
         with self.connect() as con:
@@ -161,13 +186,17 @@ class LocalLake:
                 summaries.append(StoreSummary(store, count, first, last))
         return summaries
 
-    def get_store(self, reference: str) -> EventDataStore:
-        """A store by id, ARN or name."""
+    def get_store(self, reference: str, *, create: bool = False) -> EventDataStore:
+        """A store by id, ARN or name; with ``create``, a UUID or ARN not seen yet makes that store."""
         wanted = reference.rsplit("/", 1)[-1] if reference.startswith("arn:") else reference
+        wanted = _uuid_or_none(wanted) or wanted
         stores = self.stores()
         for store in stores:
             if wanted in (store.id, store.name):
                 return store
+        if create and _uuid_or_none(wanted) is not None:
+            # Queries copied from CloudTrail Lake name the store by its id: the same id here.
+            return self.create_store(store_id=wanted)
         known = ", ".join(f"{s.id} ({s.name})" if s.name != s.id else s.id for s in stores) or "none yet"
         raise ConfigurationError(
             f"no event data store {reference!r} in {self.path}; known stores: {known}",
@@ -244,9 +273,15 @@ class LocalLake:
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
+                    # Idempotent by event: a row whose key the store holds already, or that comes
+                    # twice in the batch, is stored once, so re-running the same input is safe.
+                    key = DEDUP_KEYS[kind]
                     con.execute(
-                        f"INSERT INTO {table} SELECT * FROM read_json(?, format='newline_delimited', "  # noqa: S608
-                        f"columns={columns_spec(columns)})",
+                        f"INSERT INTO {table} SELECT * EXCLUDE (auditbridge_rank) FROM ("  # noqa: S608
+                        f"SELECT n.*, row_number() OVER (PARTITION BY n.store_id, {key('n')}) AS auditbridge_rank "
+                        f"FROM read_json(?, format='newline_delimited', columns={columns_spec(columns)}) AS n"
+                        f") AS n WHERE auditbridge_rank = 1 AND NOT EXISTS (SELECT 1 FROM {table} AS t "
+                        f"WHERE t.store_id = n.store_id AND ({key('t')}) IS NOT DISTINCT FROM ({key('n')}))",
                         [name],
                     )
                     con.execute("COMMIT")
@@ -273,19 +308,54 @@ class LakeEventStore:
             self.lake.insert_partner_events(target, batch)
 
 
+#: DuckDB's database files carry this at byte 8.
+_DUCKDB_MAGIC = b"DUCK"
+
+
 def _open(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    _check_lake_file(path)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            text = str(exc)
+            if "lock" not in text.lower():
                 raise ConfigurationError(
-                    f"cannot open the lake {path}: {exc}",
+                    f"cannot open the lake {path}: {text.strip().splitlines()[0]}",
+                    code="LakeUnreadable",
+                    hint="check the path and its permissions",
+                ) from None
+            if time.monotonic() > deadline:
+                raise ConfigurationError(
+                    f"the lake {path} is held by another process",
                     code="LakeBusy",
                     hint="another process (auditbridge lake serve?) holds it; stop it or wait",
                 ) from None
             time.sleep(0.05)
+
+
+def _check_lake_file(path: Path) -> None:
+    """Refuse what is not a lake before DuckDB sees it (it would open some files as empty, in memory)."""
+    if path.is_dir():
+        raise ConfigurationError(f"{path} is a folder, not a lake file", code="NotALake", hint="pass --lake FILE")
+    if not path.exists():
+        if not path.parent.exists():
+            raise ConfigurationError(
+                f"the folder {path.parent} does not exist", code="LakeFolderMissing", hint="create it, or pass --lake"
+            )
+        return
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the lake {path}: {exc.strerror}", code="LakeUnreadable") from None
+    if header and header[8:12] != _DUCKDB_MAGIC:
+        raise ConfigurationError(
+            f"{path} is not a lake (not a DuckDB database file); nothing was written to it",
+            code="NotALake",
+            hint="pass --lake with the lake's file, or a new file name to create one",
+        )
 
 
 def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
