@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test lint bench package clean
+.PHONY: install demo test fuzz lint bench package clean
 
 LINT_VENV := .venv-lint
 LAMBDA_ARCH ?= arm64
@@ -33,6 +33,13 @@ demo: $(DEMO_STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+# The long fuzzing profile: 20,000 mutated records through the Lambda handler, and the
+# property tests with the hypothesis profile `fuzz`. FUZZ_CASES=N to change the count.
+FUZZ_CASES ?= 20000
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q tests/test_fuzz_pipeline.py tests/test_fuzz_properties.py \
+		--fuzz-cases $(FUZZ_CASES) --hypothesis-profile=fuzz
 
 # cfn-lint and checkov live in their own venv: checkov's dependencies clash with the project's.
 $(LINT_VENV)/.installed:

@@ -22,7 +22,8 @@ class LambdaContext:
         return self.remaining_ms
 
 
-def parked(dlq_url: str) -> list[dict]:
+def parked(dlq_url: str, *, delete: bool = False) -> list[dict]:
+    """Every message in the DLQ with its attributes; ``delete`` empties the queue as it reads."""
     sqs = boto3.client("sqs")
     messages: list[dict] = []
     while True:
@@ -32,6 +33,11 @@ def parked(dlq_url: str) -> list[dict]:
         if not batch:
             return messages
         messages.extend(batch)
+        if delete:
+            sqs.delete_message_batch(
+                QueueUrl=dlq_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)],
+            )
 
 
 def attributes(message: dict) -> dict[str, str]:

@@ -321,7 +321,9 @@ def test_end_to_end_partner_bus_to_channel_with_parking_and_redrive(code_bucket,
     assert "2 parked messages" in left.stdout and "InvalidTimestamp" in left.stdout
 
 
-def test_workers_share_a_queue_and_sigterm_finishes_the_batch_in_hand(auditbridge_aws, auditbridge_cloudtrail_data):
+def test_workers_share_a_queue_and_sigterm_finishes_the_batch_in_hand(
+    auditbridge_aws, auditbridge_cloudtrail_data, tmp_path
+):
     sqs = boto3.client("sqs")
     queue = sqs.create_queue(QueueName="shared", Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
     dlq = sqs.create_queue(QueueName="shared-dlq")["QueueUrl"]
@@ -335,13 +337,20 @@ def test_workers_share_a_queue_and_sigterm_finishes_the_batch_in_hand(auditbridg
     command = worker_command(
         queue, dlq, auditbridge_cloudtrail_data.channel_arn, "--batch-size", "20", "--wait-seconds", "1"
     )
-    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+    workers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log.open("w"), text=True) for log in logs]
     deadline = time.monotonic() + 60
+    # Once it failed 1 run in 9: one worker took all 200 messages before the other had even
+    # installed its SIGTERM handler, and the signal killed that one outright. Wait for both.
+    while not all("worker ready" in log.read_text() for log in logs) and time.monotonic() < deadline:
+        time.sleep(0.1)
     while len(auditbridge_cloudtrail_data.stored.events) < 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     for process in workers:
         process.send_signal(signal.SIGTERM)
-    outputs = [process.communicate(timeout=30) for process in workers]
+    outputs = [
+        (process.communicate(timeout=30)[0], log.read_text()) for process, log in zip(workers, logs, strict=True)
+    ]
     assert [p.returncode for p in workers] == [0, 0], outputs
     assert all("stopped: signal" in out for out, _ in outputs)
     uids = [json.loads(e.event_data)["UID"] for e in auditbridge_cloudtrail_data.stored.events]

@@ -15,33 +15,16 @@ import logging
 import time
 from collections import Counter
 
-import boto3
 import pytest
 from auditbridge import lambda_handler
 from auditbridge.mappers import entry_id_for
 from fuzzing import CANARY, batch_of, describe, message_id, uuid_of
-from lambda_support import LambdaContext, attributes
+from lambda_support import LambdaContext, attributes, parked
 
 BATCH = 10
 #: A batch that takes this long is a hang, whatever the machine: the cases are tens of kB.
 HANG_SECONDS = 60.0
 BUG_CODES = {"InternalError", "MapperFailed"}
-
-
-def drain(dlq_url: str) -> list[dict]:
-    sqs = boto3.client("sqs")
-    found: list[dict] = []
-    while True:
-        messages = sqs.receive_message(
-            QueueUrl=dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not messages:
-            return found
-        found.extend(messages)
-        sqs.delete_message_batch(
-            QueueUrl=dlq_url,
-            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
-        )
 
 
 def test_no_record_is_lost_escapes_or_hangs(lambda_env, dlq_url, request, caplog):
@@ -61,7 +44,7 @@ def test_no_record_is_lost_escapes_or_hangs(lambda_env, dlq_url, request, caplog
 
         new_ids = [event.entry_id for event in lambda_env.stored.events[already:]]
         stored_ids.update(new_ids)
-        parked_by_id = {attributes(m)["auditbridge.originalMessageId"]: m for m in drain(dlq_url)}
+        parked_by_id = {attributes(m)["auditbridge.originalMessageId"]: m for m in parked(dlq_url, delete=True)}
         for index, case in enumerate(cases):
             where = f"seed {seed}, record {index}: {describe(case)}"
             mid = message_id(case, index)
@@ -86,7 +69,6 @@ def test_no_record_is_lost_escapes_or_hangs(lambda_env, dlq_url, request, caplog
     logged = "\n".join(record.getMessage() + json.dumps(record.__dict__, default=str) for record in caplog.records)
     assert CANARY not in logged, "payload text reached the logs"
     # Keep the fuzzer honest: it must reach the stages it is meant to attack.
-    print(dict(codes))
     assert codes["MalformedMessage"] and codes["InvalidTimestamp"], codes
 
 
@@ -98,6 +80,6 @@ def test_large_poison_messages_are_parked_in_batches_that_fit(lambda_env, dlq_ur
     records = [sqs_record("{" + "x" * size, f"big{i}") for i in range(4)] + [sqs_record("{", "small")]
     response = lambda_handler.handler({"Records": records}, LambdaContext())
     assert response == {"batchItemFailures": []}
-    parked = {attributes(m)["auditbridge.originalMessageId"]: m for m in drain(dlq_url)}
-    assert set(parked) == {"big0", "big1", "big2", "big3", "small"}
-    assert all(parked[f"big{i}"]["Body"] == records[i]["body"] for i in range(4))
+    found = {attributes(m)["auditbridge.originalMessageId"]: m for m in parked(dlq_url, delete=True)}
+    assert set(found) == {"big0", "big1", "big2", "big3", "small"}
+    assert all(found[f"big{i}"]["Body"] == records[i]["body"] for i in range(4))

@@ -99,7 +99,8 @@ def test_to_event_time_returns_the_service_form_or_a_mapping_error(value):
         result = to_event_time(value)
     except MappingError as exc:
         assert exc.code == "InvalidTimestamp"
-        assert value.strip() == "" or value.strip()[:20] not in exc.message  # never quotes the value
+        # Never quotes the value (a short one may occur in the fixed text by chance).
+        assert len(value.strip()) < 6 or value.strip()[:20] not in exc.message
         return
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", result)
     assert to_event_time(value) == result

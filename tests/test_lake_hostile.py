@@ -91,21 +91,21 @@ def test_a_store_takes_the_id_users_give_it(capsys, lake, events_file):
 
 def test_ingesting_the_same_input_again_stores_nothing_twice(capsys, lake, events_file):
     assert cli(capsys, "ingest", str(events_file), "--lake", str(lake))[0] == 0
-    status, out, _ = cli(
+    _, out, _ = cli(
         capsys, "query", f"SELECT count(*) AS n FROM {store_id(capsys, lake)}", "--lake", str(lake), "--format", "json"
     )
     assert json.loads(out) == [{"n": 12}]
 
 
 def test_importing_the_same_cloudtrail_files_again_stores_nothing_twice(capsys, lake):
-    status, out, _ = cli(capsys, "lake", "create", "--kind", "cloudtrail", "--name", "trail", "--lake", str(lake))
+    _, out, _ = cli(capsys, "lake", "create", "--kind", "cloudtrail", "--name", "trail", "--lake", str(lake))
     trail = out.strip()
     for _ in range(2):
         assert (
             cli(capsys, "lake", "import-cloudtrail", str(DATA), "--event-data-store", trail, "--lake", str(lake))[0]
             == 0
         )
-    status, out, _ = cli(
+    _, out, _ = cli(
         capsys,
         "query",
         f"SELECT count(*) AS n, count(DISTINCT eventID) AS d FROM {trail}",

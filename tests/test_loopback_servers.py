@@ -123,18 +123,10 @@ def test_malformed_requests_get_the_service_error_shape(served, body, code):
 
 
 def test_an_entry_nested_300_deep_is_answered_per_entry(served):
-    valid = {
-        "version": "1",
-        "userIdentity": {"type": "User", "principalId": "p"},
-        "eventSource": "s",
-        "eventName": "n",
-        "eventTime": "2025-01-01T00:00:00Z",
-        "UID": "u",
-        "recipientAccountId": "123456789012",
-    }
     deep = '{"a":' * 300 + "1" + "}" * 300
-    entry = {"id": "deep", "eventData": json.dumps(valid)[:-1] + ',"additionalEventData":' + deep + "}"}
-    body = json.dumps({"auditEvents": [entry]}).encode()
+    valid = entry("deep", "123456789012")
+    valid["eventData"] = valid["eventData"][:-1] + ',"additionalEventData":' + deep + "}"
+    body = json.dumps({"auditEvents": [valid]}).encode()
     request = urllib.request.Request(f"{served.url}/PutAuditEvents?channelArn={CHANNEL}", data=body, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:
         answer = json.loads(response.read())

@@ -171,4 +171,6 @@ class Worker:
 def run_worker(build: Callable[[], Worker], **options: Any) -> WorkerSummary:
     worker = build()
     worker.install_signal_handlers()
+    # From here a SIGTERM finishes the batch in hand; before, it ends the process at once.
+    log.info("worker ready: consuming %s", worker.queue_url)
     return worker.run(**options)

@@ -455,7 +455,9 @@ def test_over_http_with_webhook_serve_code(intake, bus):
     assert len(received(bus)) == 1
 
 
-def test_the_lambda_function_url_handler(bus, monkeypatch, tmp_path):
+@pytest.fixture
+def lambda_intake(bus, monkeypatch, tmp_path):
+    """The function URL handler's environment: a sources file with GitHub, the stack's bus."""
     config = tmp_path / "sources.yaml"
     config.write_text(
         "sources:\n  github:\n    preset: github\n    verification: {scheme: github, secret: 'env:GH_SECRET'}\n"
@@ -466,6 +468,12 @@ def test_the_lambda_function_url_handler(bus, monkeypatch, tmp_path):
 
     config_module.active_config.cache_clear()
     lambda_handler.intake.cache_clear()
+    yield
+    config_module.active_config.cache_clear()
+    lambda_handler.intake.cache_clear()
+
+
+def test_the_lambda_function_url_handler(lambda_intake):
     headers = {k.lower(): v for k, v in github_request(BODY, delivery=f"lambda-{time.time()}").items()}
     event = {
         "rawPath": "/github",
@@ -474,18 +482,14 @@ def test_the_lambda_function_url_handler(bus, monkeypatch, tmp_path):
         "body": base64.b64encode(BODY).decode(),
         "isBase64Encoded": True,
     }
-    try:
-        result = lambda_handler.handler(event, None)
-        assert result["statusCode"] == 200 and json.loads(result["body"]) == {"accepted": 1}
-        forged = {**event, "headers": {**headers, "x-hub-signature-256": "sha256=00"}}
-        assert lambda_handler.handler(forged, None) == {
-            "statusCode": 401,
-            "headers": {"content-type": "application/json"},
-            "body": "{}",
-        }
-    finally:
-        config_module.active_config.cache_clear()
-        lambda_handler.intake.cache_clear()
+    result = lambda_handler.handler(event, None)
+    assert result["statusCode"] == 200 and json.loads(result["body"]) == {"accepted": 1}
+    forged = {**event, "headers": {**headers, "x-hub-signature-256": "sha256=00"}}
+    assert lambda_handler.handler(forged, None) == {
+        "statusCode": 401,
+        "headers": {"content-type": "application/json"},
+        "body": "{}",
+    }
 
 
 def test_presets_need_a_verification_before_the_intake_serves_them(bus):
@@ -512,17 +516,7 @@ def test_non_json_numbers_and_deep_nesting_are_400_and_not_forwarded(intake, bus
     assert received(bus) == []
 
 
-def test_the_lambda_intake_answers_400_to_deep_json(bus, monkeypatch, tmp_path):
-    config = tmp_path / "sources.yaml"
-    config.write_text(
-        "sources:\n  github:\n    preset: github\n    verification: {scheme: github, secret: 'env:GH_SECRET'}\n"
-    )
-    monkeypatch.setenv("AUDITBRIDGE_WEBHOOK_CONFIG", str(config))
-    monkeypatch.setenv("AUDITBRIDGE_WEBHOOK_BUS", "webhooks")
-    from auditbridge_generic_webhook import config as config_module
-
-    config_module.active_config.cache_clear()
-    lambda_handler.intake.cache_clear()
+def test_the_lambda_intake_answers_400_to_deep_json(lambda_intake):
     body = b"[" * 5000 + b"]" * 5000
     event = {
         "rawPath": "/github",
@@ -530,12 +524,8 @@ def test_the_lambda_intake_answers_400_to_deep_json(bus, monkeypatch, tmp_path):
         "headers": {k.lower(): v for k, v in github_request(body).items()},
         "body": body.decode(),
     }
-    try:
-        assert lambda_handler.handler(event, None)["statusCode"] == 400
-        assert lambda_handler.handler({**event, "body": "!!", "isBase64Encoded": True}, None)["statusCode"] == 400
-    finally:
-        config_module.active_config.cache_clear()
-        lambda_handler.intake.cache_clear()
+    assert lambda_handler.handler(event, None)["statusCode"] == 400
+    assert lambda_handler.handler({**event, "body": "!!", "isBase64Encoded": True}, None)["statusCode"] == 400
 
 
 def test_a_captured_github_delivery_under_a_new_delivery_id_is_a_replay(intake, bus):
