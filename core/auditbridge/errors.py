@@ -170,9 +170,18 @@ def internal_error(exc: BaseException, stage: Stage, *, source: str | None = Non
     )
 
 
-def raised_at(exc: BaseException) -> str:
-    """`` at file:line`` of the innermost frame of ``exc``'s traceback, or nothing."""
+def raised_at(exc: BaseException, within: str | None = None) -> str:
+    """`` at file:line`` of the innermost frame of ``exc``'s traceback, or nothing.
+
+    With ``within`` (a folder), the innermost frame inside it wins: the plugin's own line
+    rather than the library it called.
+    """
     tb = exc.__traceback__
-    while tb is not None and tb.tb_next is not None:
+    innermost = preferred = None
+    while tb is not None:
+        innermost = tb
+        if within is not None and tb.tb_frame.f_code.co_filename.startswith(within):
+            preferred = tb
         tb = tb.tb_next
-    return "" if tb is None else f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+    chosen = preferred or innermost
+    return "" if chosen is None else f" at {chosen.tb_frame.f_code.co_filename}:{chosen.tb_lineno}"

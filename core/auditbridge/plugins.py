@@ -166,10 +166,15 @@ class PluginManager:
             )
 
     def register(self, plugin: Any, *, name: str, distribution: Distribution = UNKNOWN_DISTRIBUTION) -> None:
-        self._pm.register(plugin, name=name)
+        try:
+            self._pm.register(plugin, name=name)
+            # A misspelt hook implementation fails here, at load time, not silently later.
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self._pm.is_registered(plugin):
+                self._pm.unregister(plugin)
+            raise _invalid_plugin(name, distribution, exc) from None
         self._distributions[id(plugin)] = distribution
-        # A misspelt hook implementation fails here, at load time, not silently later.
-        self._pm.check_pending()
 
     def mapper_registry(self) -> MapperRegistry:
         """Ask every plugin for its mappers, attributing each to its distribution."""
@@ -205,6 +210,29 @@ class PluginManager:
 
             impl.function(register=register)
         return found
+
+
+def _invalid_plugin(name: str, distribution: Distribution, exc: pluggy.PluginValidationError) -> ConfigurationError:
+    """A clear error for a plugin pluggy refuses, with the hook it probably meant."""
+    import difflib
+    import re
+
+    text = str(exc)
+    unknown = re.search(r"unknown hook '(\w+)'", text)
+    if unknown is None:
+        return ConfigurationError(
+            f"plugin {name!r} ({distribution}) is invalid: {text}",
+            code="InvalidPlugin",
+            hint="see docs/plugin-authors.md for the hooks and their signatures",
+        )
+    hooks = sorted(n for n in dir(hookspecs) if n.startswith("register_"))
+    close = difflib.get_close_matches(unknown[1], hooks, n=1)
+    suggestion = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigurationError(
+        f"plugin {name!r} ({distribution}) implements {unknown[1]!r}, which is not an auditbridge hook{suggestion}",
+        code="UnknownHook",
+        hint=f"the hooks are {', '.join(hooks)} (docs/plugin-authors.md)",
+    )
 
 
 def plugins_from_env() -> list[str] | None:

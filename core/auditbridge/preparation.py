@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -99,11 +103,12 @@ class EventPreparer:
             ) from None
         except Exception as exc:
             # The exception's text is left out: it may quote the event (personal data).
+            where = raised_at(exc, _folder_of(mapper.map_event))
             raise MappingError(
-                f"mapper {mapper.name!r} failed unexpectedly: {type(exc).__name__}{raised_at(exc)}",
+                f"mapper {mapper.name!r} failed unexpectedly: {type(exc).__name__}{where}",
                 code="MapperFailed",
-                hint="this is a bug in the mapper; report it with the parked message, "
-                "then redrive the dead-letter queue after upgrading",
+                hint="a bug in the mapper. Operators: report it with the parked message, then redrive after "
+                "upgrading. Plugin authors: raise MappingError(message, field=...) for input you cannot map",
             ) from exc
         if not isinstance(event_data, EventData):
             raise MappingError(
@@ -127,6 +132,14 @@ class EventPreparer:
                 ) from None
             context = self._contexts[account] = MappingContext(account, self.channel_arn)
             return context
+
+
+@functools.cache
+def _folder_of(function: Callable[..., object]) -> str | None:
+    """The folder of the module defining ``function``: where a plugin's own frames live."""
+    module = sys.modules.get(getattr(function, "__module__", "") or "")
+    filename = getattr(module, "__file__", None)
+    return os.path.dirname(filename) + os.sep if filename else None
 
 
 def to_entry(event_data: EventData, *, source: str) -> AuditEvent:

@@ -23,9 +23,17 @@ def add_parser(commands: Any) -> None:
         "*.expected.json, map deterministically, and hostile variants must be rejected cleanly.",
     )
     check.add_argument("name", help="the mapper's name, as `auditbridge plugins` lists it")
-    check.add_argument("--events", required=True, metavar="DIR", help="folder of fixture events (*.json)")
     check.add_argument(
-        "--write-expected", action="store_true", help="write *.expected.json from the current output, then check"
+        "--events", required=True, metavar="DIR", help="folder of fixture events (*.json, nested folders too)"
+    )
+    check.add_argument(
+        "--write-expected",
+        action="store_true",
+        help="write *.expected.json from the current output (never for a mapper bug), then check",
+    )
+    check.add_argument("--max-seconds", type=float, default=1.0, metavar="S", help="the most one event may take to map")
+    check.add_argument(
+        "--median-ms", type=float, default=50.0, metavar="MS", help="the most the median mapping may take"
     )
     check.set_defaults(run=run_check)
 
@@ -63,13 +71,24 @@ def run_check(args: argparse.Namespace) -> int:
     if not events.is_dir():
         print(f"auditbridge: --events {events} is not a folder", file=sys.stderr)
         return 2
-    contract = Contract.for_mapper(args.name, events)
+    contract = Contract.for_mapper(
+        args.name, events, max_seconds=args.max_seconds, median_seconds=args.median_ms / 1000
+    )
+    refused = []
     if args.write_expected:
-        for path in contract.write_expected():
+        written = contract.write_expected()
+        for path in written.written:
             print(f"wrote {path}")
+        for violation in written.refused:
+            print(f"NOT WRITTEN {violation}")
+        refused = written.refused
+    print("fixtures:")
+    for name, outcome in contract.outcomes():
+        print(f"  {name}: {outcome}")
     report = contract.run()
     for violation in report.violations:
         print(f"FAIL {violation}")
-    verdict = "passes" if report.ok else f"fails with {len(report.violations)} violations"
+    ok = report.ok and not refused
+    verdict = "passes" if ok else f"fails with {len(report.violations) + len(refused)} violations"
     print(f"mapper {report.mapper!r} {verdict}: {report.checks_run} checks over {report.fixtures} fixtures")
-    return 0 if report.ok else 1
+    return 0 if ok else 1
