@@ -86,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # botocore says at INFO where it found each endpoint: noise on a terminal.
     for name in ("botocore", "boto3", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # `map` and `ingest` report each rejection themselves; without this, Python's last-resort
+    # handler would print the pipeline's log line for it again. Commands that configure logging
+    # (the worker, `webhook serve`) still get every line through the root logger.
+    logging.getLogger("auditbridge").addHandler(logging.NullHandler())
     try:
         status: int = args.run(args)
     except AuditBridgeError as exc:
