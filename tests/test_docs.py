@@ -74,3 +74,48 @@ def test_the_plugin_authors_example_works(tmp_path):
     contract.write_expected()
     report = contract.run()
     assert report.ok, report.violations
+
+
+def test_a_source_on_a_custom_bus_reaches_the_mapper_that_claims_it(auditbridge_aws):
+    """docs/plugin-authors.md, section 4: a custom bus, a rule as the stack's AdditionalBus rules, PutEvents."""
+    import boto3
+    from auditbridge import EventData, Mapper, UserIdentity
+    from auditbridge.messages import InboundMessage
+    from auditbridge.plugins import MapperRegistry
+    from auditbridge.preparation import EventPreparer, Prepared
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="acme-audit")
+    queue = sqs.create_queue(QueueName="ingest")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="r", EventBusName="acme-audit", EventPattern=json.dumps({"account": ["123456789012"]}))
+    events.put_targets(Rule="r", EventBusName="acme-audit", Targets=[{"Id": "q", "Arn": arn}])
+    record = {"id": "rec-1", "action": "login"}
+    events.put_events(
+        Entries=[
+            {
+                "EventBusName": "acme-audit",
+                "Source": "com.acme.audit",
+                "DetailType": "AcmeAuditRecord",
+                "Detail": json.dumps(record),
+            }
+        ]
+    )
+    body = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)["Messages"][0]["Body"]
+
+    def map_acme(event, context):
+        return EventData(
+            version="1",
+            userIdentity=UserIdentity(type="User", principalId="u"),
+            eventSource="acme.audit",
+            eventName=event.detail["action"],
+            eventTime="2025-01-01T00:00:00Z",
+            UID=event.detail["id"],
+            recipientAccountId=context.recipient_account_id,
+        )
+
+    registry = MapperRegistry()
+    registry.register(Mapper(name="acme", sources=("com.acme.audit",), map_event=map_acme))
+    result = EventPreparer(registry, recipient_account_id="123456789012").prepare(InboundMessage("m", body))
+    assert isinstance(result, Prepared)
+    assert result.entry.id == "rec-1"
