@@ -26,9 +26,8 @@ from auditbridge.errors import (
     Stage,
 )
 from auditbridge.models import AuditEvent
-from auditbridge.packing import pack
 from auditbridge.retry import Deadline, RetryPolicy
-from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, RETRIABLE_ENTRY_CODES, PutResult, Sink
+from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, RETRIABLE_ENTRY_CODES, PutResult, Sink, pack_for
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ class Delivery:
         return report
 
     def _pack(self, entries: Sequence[AuditEvent]) -> list[Request]:
-        return pack(entries, self.sink.max_entries_per_request, self.sink.max_request_bytes)
+        return pack_for(self.sink, entries)
 
     def _send_wave(self, wave: list[Request]) -> list[PutResult | AuditBridgeError]:
         if len(wave) == 1:

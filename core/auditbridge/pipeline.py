@@ -25,11 +25,10 @@ from auditbridge.errors import (
 )
 from auditbridge.messages import Disposition, InboundMessage, Outcome
 from auditbridge.models import AuditEvent
-from auditbridge.packing import fits_in_one_request
 from auditbridge.plugins import MapperRegistry
 from auditbridge.preparation import EventPreparer, Prepared, Rejected
 from auditbridge.retry import Deadline, RetryPolicy
-from auditbridge.sinks import Sink
+from auditbridge.sinks import Sink, address_of, fits, limits_of, record_size
 
 log = logging.getLogger(__name__)
 
@@ -166,10 +165,10 @@ class Pipeline:
         if isinstance(item, Rejected):
             self._reject(index, item.message, item.error, outcomes, to_park)
             return
-        if not fits_in_one_request(item.entry, self.sink.max_request_bytes):
+        if not fits(self.sink, item.entry):
             error = SchemaViolation(
-                f"the event is {item.entry.wire_size:,} bytes on the wire; one request takes at most "
-                f"{self.sink.max_request_bytes:,}",
+                f"the event is {record_size(self.sink, item.entry):,} bytes for {address_of(self.sink)}; one "
+                f"request takes at most {limits_of(self.sink).max_request_bytes:,}",
                 code="EventTooLarge",
                 source=item.source,
                 event_id=item.entry.id,

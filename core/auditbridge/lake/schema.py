@@ -14,6 +14,8 @@ from typing import Any, Final
 
 import orjson
 
+from auditbridge.records import as_string_map, integration_row
+
 MAP: Final = "MAP(VARCHAR, VARCHAR)"
 EVENT_DATA_TYPE: Final = (
     "STRUCT(version VARCHAR, userIdentity STRUCT(type VARCHAR, principalId VARCHAR, details "
@@ -68,27 +70,6 @@ CLOUDTRAIL_COLUMNS: Final = {
     "tlsDetails": "VARCHAR",
 }
 
-EVENT_DATA_STRINGS: Final = (
-    "version",
-    "userAgent",
-    "eventSource",
-    "eventName",
-    "eventTime",
-    "UID",
-    "errorCode",
-    "errorMessage",
-    "sourceIPAddress",
-    "recipientAccountId",
-)
-EVENT_DATA_MAPS: Final = ("requestParameters", "responseElements", "additionalEventData")
-
-
-def as_string_map(value: Any) -> dict[str, str] | None:
-    """A JSON object as CloudTrail Lake shows it in SQL: nested values become JSON text."""
-    if not isinstance(value, dict):
-        return None
-    return {str(key): item if isinstance(item, str) else orjson.dumps(item).decode() for key, item in value.items()}
-
 
 def partner_row(
     *,
@@ -99,28 +80,32 @@ def partner_row(
     ingestion_time: str,
 ) -> dict[str, Any]:
     """One stored integration event as a row of ``partner_events``."""
-    data = orjson.loads(event_data)
-    identity = data.get("userIdentity") or {}
-    event_time = str(data.get("eventTime", "")).rstrip("Z").replace("T", " ")
-    return {
-        "store_id": store_id,
-        "eventVersion": "1.0",
-        "eventCategory": "ActivityAuditLog",
-        "eventType": "ActivityLog",
-        "eventID": event_id,
-        "eventTime": event_time,
-        "awsRegion": channel_arn.split(":")[3] if channel_arn.count(":") >= 5 else None,
-        "eventData": {
-            **{name: data.get(name) for name in EVENT_DATA_STRINGS},
-            **{name: as_string_map(data.get(name)) for name in EVENT_DATA_MAPS},
-            "userIdentity": {
-                "type": identity.get("type"),
-                "principalId": identity.get("principalId"),
-                "details": as_string_map(identity.get("details")),
-            },
-        },
-        "metadata": {"ingestionTime": ingestion_time.rstrip("Z").replace("T", " "), "channelARN": channel_arn},
-    }
+    row = integration_row(
+        orjson.loads(event_data),
+        event_id=event_id,
+        channel_arn=channel_arn,
+        ingestion_time=ingestion_time,
+        region=channel_arn.split(":")[3] if channel_arn.count(":") >= 5 else None,
+    )
+    return {"store_id": store_id, **row}
+
+
+def record_row(store_id: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A record a destination stored (``auditbridge.records``) as a row of ``partner_events``."""
+    data = _object(record.get("eventData"))
+    metadata = _object(record.get("metadata"))
+    row = integration_row(
+        data,
+        event_id=str(record.get("eventID") or ""),
+        channel_arn=str(metadata.get("channelARN") or ""),
+        ingestion_time=str(metadata.get("ingestionTime") or ""),
+        region=record.get("awsRegion") if isinstance(record.get("awsRegion"), str) else None,
+    )
+    return {"store_id": store_id, **row}
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def cloudtrail_row(store_id: str, record: dict[str, Any]) -> dict[str, Any]:

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from auditbridge import aws_clients
 from auditbridge.config import ChannelArn
-from auditbridge.errors import ConfigurationError, PermanentError, RetriableError
-from auditbridge.models import MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES, AuditEvent
-from auditbridge.sinks import EntryFailure, PutResult
+from auditbridge.models import AuditEvent
+from auditbridge.sinks import PUT_AUDIT_EVENTS_LIMITS, EntryFailure, PutResult, aws_errors
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail_data import CloudTrailDataServiceClient
@@ -27,15 +26,6 @@ CONFIGURATION_ERRORS = {
     "ExpiredTokenException": "the AWS credentials have expired",
     "AccountNotSubscribed": "the account is not subscribed to CloudTrail Lake",
 }
-THROTTLING_ERRORS = {
-    "ThrottlingException",
-    "Throttling",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "SlowDown",
-    "ProvisionedThroughputExceededException",
-    "RequestThrottled",
-}
 CONFIGURATION_HINT = (
     "check AUDITBRIDGE_CHANNEL_ARN, the channel's event data store, AUDITBRIDGE_EXTERNAL_ID and the "
     "function role; events stay in the queue until this is fixed"
@@ -52,8 +42,7 @@ class CloudTrailLakeSink:
     """
 
     name = "cloudtrail-lake"
-    max_entries_per_request = MAX_ENTRIES_PER_REQUEST
-    max_request_bytes = MAX_REQUEST_BYTES
+    limits = PUT_AUDIT_EVENTS_LIMITS
 
     def __init__(
         self,
@@ -64,6 +53,7 @@ class CloudTrailLakeSink:
         self.channel = channel
         self.external_id = external_id
         self._client = client
+        self.address = f"cloudtrail-lake:{channel.arn}"
 
     @property
     def client(self) -> CloudTrailDataServiceClient:
@@ -105,40 +95,10 @@ class CloudTrailLakeSink:
 
 
 def classify_client_error(exc: Any) -> Exception:
-    error = exc.response.get("Error", {})
-    code = error.get("Code", "Unknown")
-    message = error.get("Message", "") or str(exc)
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    if code in CONFIGURATION_ERRORS:
-        return ConfigurationError(
-            f"PutAuditEvents was refused: {CONFIGURATION_ERRORS[code]} ({message})",
-            code=code,
-            hint=CONFIGURATION_HINT,
-        )
-    if code in THROTTLING_ERRORS or status == 429 or status >= 500:
-        return RetriableError(f"PutAuditEvents failed with HTTP {status}: {message}", code=code)
-    return PermanentError(f"PutAuditEvents rejected the request: {message}", code=code)
+    return aws_errors.classify_client_error(
+        exc, operation="PutAuditEvents", configuration=CONFIGURATION_ERRORS, hint=CONFIGURATION_HINT
+    )
 
 
 def classify_botocore_error(exc: Exception) -> Exception:
-    from botocore.exceptions import (
-        ConnectionError as BotoConnectionError,
-    )
-    from botocore.exceptions import (
-        HTTPClientError,
-        NoCredentialsError,
-        ParamValidationError,
-        PartialCredentialsError,
-    )
-
-    if isinstance(exc, (NoCredentialsError, PartialCredentialsError)):
-        return ConfigurationError(
-            "no AWS credentials were found",
-            code="NoCredentials",
-            hint="configure the function role or AWS_* credentials",
-        )
-    if isinstance(exc, (BotoConnectionError, HTTPClientError)):
-        return RetriableError(f"network error talking to CloudTrail Data: {exc}", code="NetworkError")
-    if isinstance(exc, ParamValidationError):
-        return PermanentError(f"botocore refused the request: {exc}", code="ParamValidation")
-    return RetriableError(f"unexpected botocore error: {type(exc).__name__}: {exc}", code="BotocoreError")
+    return aws_errors.classify_botocore_error(exc, service="CloudTrail Data")

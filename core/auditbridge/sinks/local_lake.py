@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from auditbridge.endpoint.service import Channel, CloudTrailDataService, ServiceError
 from auditbridge.errors import ConfigurationError, PermanentError
 from auditbridge.lake.store import EventDataStore, LakeEventStore, LocalLake
-from auditbridge.models import MAX_ENTRIES_PER_REQUEST, MAX_REQUEST_BYTES, AuditEvent
-from auditbridge.sinks import EntryFailure, PutResult
+from auditbridge.models import AuditEvent
+from auditbridge.sinks import PUT_AUDIT_EVENTS_LIMITS, EntryFailure, PutResult
 
 
 class LocalLakeSink:
@@ -19,12 +19,12 @@ class LocalLakeSink:
     """
 
     name = "local"
-    max_entries_per_request = MAX_ENTRIES_PER_REQUEST
-    max_request_bytes = MAX_REQUEST_BYTES
+    limits = PUT_AUDIT_EVENTS_LIMITS
 
     def __init__(self, lake: LocalLake, store: EventDataStore, channel_arn: str | None = None) -> None:
         self.store = store
         self.channel_arn = channel_arn or store.channel_arn
+        self.address = f"local:{lake.path}"
         self.service = CloudTrailDataService([Channel(self.channel_arn)], LakeEventStore(lake, store))
 
     def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:

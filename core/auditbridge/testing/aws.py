@@ -24,6 +24,10 @@ MOTO_SERVICES = (
     "STS",
     "SSM",
     "SECRETS_MANAGER",
+    "FIREHOSE",
+    "GLUE",
+    "ATHENA",
+    "SCHEDULER",
 )
 
 
