@@ -354,9 +354,13 @@ def test_workers_share_a_queue_and_sigterm_finishes_the_batch_in_hand(
     assert [p.returncode for p in workers] == [0, 0], outputs
     assert all("stopped: signal" in out for out, _ in outputs)
     uids = [json.loads(e.event_data)["UID"] for e in auditbridge_cloudtrail_data.stored.events]
-    assert len(uids) == 200 and len(set(uids)) == 200
+    assert len(set(uids)) == 200
     received = [int(out.split(" messages")[0].replace(",", "")) for out, _ in outputs]
-    assert sum(received) == 200
+    # SQS delivers at least once, and moto's ReceiveMessage has no lock: two workers polling at
+    # the same moment can both receive one message (seen 1 run in 9). The workers' own part is
+    # exact: one stored event per message received, nothing sent twice by a retry. Without a
+    # delivered-set table, a message SQS delivers twice is stored twice (docs/operations.md).
+    assert len(uids) == sum(received) >= 200
     left = sqs.get_queue_attributes(
         QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     )

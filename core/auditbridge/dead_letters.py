@@ -41,6 +41,7 @@ class Parcel:
             "source": self.error.source,
             "eventId": self.error.event_id,
             "field": self.error.field,
+            "destination": self.error.destination,
             "hint": self.error.hint,
             "originalMessageId": self.message.message_id,
             "parkedAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -49,7 +50,7 @@ class Parcel:
 
     def essential_attributes(self) -> dict[str, str]:
         """What a parcel too large for its full reason still carries (a few hundred bytes)."""
-        keep = {"errorCode", "stage", "source", "eventId", "originalMessageId", "parkedAt"}
+        keep = {"errorCode", "stage", "source", "eventId", "destination", "originalMessageId", "parkedAt"}
         essential = {
             name: value[:256]
             for name, value in self.attributes().items()
@@ -180,6 +181,7 @@ class JsonLinesDeadLetters:
                     "source": error.source,
                     "eventId": error.event_id,
                     "field": error.field,
+                    "destination": error.destination,
                     "hint": error.hint,
                     "body": parcel.message.body,
                 }

@@ -44,6 +44,7 @@ class AuditBridgeError(Exception):
         event_id: str | None = None,
         field: str | None = None,
         hint: str | None = None,
+        destination: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -53,13 +54,19 @@ class AuditBridgeError(Exception):
         self.event_id = event_id
         self.field = field
         self.hint = hint
+        #: The destination address that answered with this error, when one did.
+        self.destination = destination
 
-    def with_context(self, *, source: str | None = None, event_id: str | None = None) -> AuditBridgeError:
-        """Fill in the event's identity where the raiser did not know it."""
+    def with_context(
+        self, *, source: str | None = None, event_id: str | None = None, destination: str | None = None
+    ) -> AuditBridgeError:
+        """Fill in the event's identity (and the destination) where the raiser did not know them."""
         if self.source is None:
             self.source = source
         if self.event_id is None:
             self.event_id = event_id
+        if self.destination is None:
+            self.destination = destination
         return self
 
     def describe(self) -> str:
@@ -71,6 +78,8 @@ class AuditBridgeError(Exception):
             where.append(f"id={self.event_id}")
         if self.field:
             where.append(f"field={self.field}")
+        if self.destination:
+            where.append(f"destination={self.destination}")
         text = f"{self.code}: {self.message} ({', '.join(where)})"
         if self.hint:
             text += f"; {self.hint}"

@@ -20,6 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from auditbridge.commands import Command
+    from auditbridge.destinations import SinkKind
     from auditbridge.mappers import Mapper
 
 PROJECT_NAME = "auditbridge"
@@ -51,4 +52,19 @@ def register_commands(register: Callable[[Command], None]) -> None:
     subcommand's ``argparse`` parser, adds its arguments and sets ``run`` with
     ``parser.set_defaults(run=function)``, where ``function(args) -> int`` returns the exit
     status. A name already taken is an error naming both distributions.
+    """
+
+
+@hookspec
+def register_sinks(register: Callable[[SinkKind], None]) -> None:
+    """Register the destination kinds this plugin provides.
+
+    Signature: ``register_sinks(register: Callable[[SinkKind], None]) -> None``
+
+    Call ``register(SinkKind(name=..., factory=..., description=..., limits=...))`` once per
+    kind. ``factory(target, settings)`` builds the sink for an address ``<name>:<target>[?k=v&...]``
+    (``settings`` holds the ``k=v`` pairs) and raises ``ConfigurationError`` for a bad one. The
+    built-in kinds (``cloudtrail-lake``, ``cloudwatch-logs``, ``firehose``, ``local``) come
+    through this same hook; a kind registered twice stops loading with an error naming both
+    distributions.
     """

@@ -14,21 +14,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from auditbridge.dead_letters import DeadLetters, Parcel
-from auditbridge.delivery import Delivery, DeliveryReport
+from auditbridge.delivered import DeliveredSet
+from auditbridge.delivery import Delivery
+from auditbridge.destinations import Routes
 from auditbridge.errors import (
     AuditBridgeError,
     ConfigurationError,
     PermanentError,
-    SchemaViolation,
     Stage,
     internal_error,
 )
+from auditbridge.fanout import Destination, FanOut
 from auditbridge.messages import Disposition, InboundMessage, Outcome
 from auditbridge.models import AuditEvent
 from auditbridge.plugins import MapperRegistry
 from auditbridge.preparation import EventPreparer, Prepared, Rejected
 from auditbridge.retry import Deadline, RetryPolicy
-from auditbridge.sinks import Sink, address_of, fits, limits_of, record_size
+from auditbridge.sinks import Sink, address_of
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ class BatchReport:
 
     outcomes: list[Outcome] = field(default_factory=list)
     requests: int = 0
+    #: per destination address: sent, already (held before), failed, rejected, requests
+    by_destination: dict[str, Counter[str]] = field(default_factory=dict)
     retried_entries: int = 0
     configuration_error: ConfigurationError | None = None
 
@@ -67,12 +71,17 @@ class BatchReport:
 
 
 class Pipeline:
-    """One configured pipeline: the mappers, the destination and the dead-letter queue."""
+    """One configured pipeline: the mappers, the destinations, the routes and the dead-letter queue.
+
+    ``sinks`` is one sink or several; ``routes`` says which sources go to which of them (by
+    address; default: every source to every sink); ``delivered`` remembers which destination
+    holds which event, so a message that comes back is not sent again where it arrived.
+    """
 
     def __init__(
         self,
         registry: MapperRegistry,
-        sink: Sink,
+        sinks: Sink | Sequence[Sink],
         *,
         recipient_account_id: str | None,
         channel_arn: str | None = None,
@@ -81,12 +90,33 @@ class Pipeline:
         log_payloads: bool = False,
         reserve_seconds: float = 1.0,
         max_in_flight: int = 4,
+        routes: Routes | None = None,
+        delivered: DeliveredSet | None = None,
     ) -> None:
         self.preparer = EventPreparer(registry, recipient_account_id=recipient_account_id, channel_arn=channel_arn)
-        self.sink = sink
+        listed = list(sinks) if isinstance(sinks, Sequence) else [sinks]
+        if not listed:
+            raise ConfigurationError("no destination is configured", code="MissingConfiguration")
+        self.sink = listed[0]
         self.dead_letters = dead_letters
         self.log_payloads = log_payloads
-        self.delivery = Delivery(sink, retry or RetryPolicy(), reserve_seconds, max_in_flight)
+        retry = retry or RetryPolicy()
+        self.destinations = [
+            Destination(address_of(sink), sink, Delivery(sink, retry, reserve_seconds, max_in_flight))
+            for sink in listed
+        ]
+        addresses = [destination.address for destination in self.destinations]
+        if len(set(addresses)) != len(addresses):
+            raise ConfigurationError(
+                f"a destination is listed twice: {', '.join(addresses)}", code="InvalidDestination"
+            )
+        self.routes = routes or Routes.everything_to(addresses)
+        unknown = [address for address in self.routes.addresses if address not in addresses]
+        if unknown:
+            raise ConfigurationError(
+                f"the routes name destinations without a sink: {', '.join(unknown)}", code="InvalidRoutes"
+            )
+        self.delivered = delivered
 
     def prepare(self, message: InboundMessage) -> Prepared | Rejected:
         """Intake, dispatch, map and validate one message (see :class:`EventPreparer`)."""
@@ -112,39 +142,34 @@ class Pipeline:
                 log.error("internal error, message %s: %s", item.message.message_id, error.describe())
                 self._reject(index, item.message, error, outcomes, to_park)
 
+        fanout = FanOut(self.destinations, self.routes, self.delivered)
         for round_entries, round_members in zip(entries, rounds, strict=True):
-            if report.configuration_error is not None:
-                delivered = DeliveryReport(failed=dict.fromkeys(round_entries, report.configuration_error))
-            else:
-                delivered = self.delivery.deliver(list(round_entries.values()), deadline)
+            sources = {entry_id: items[indexes[0]].source for entry_id, indexes in round_members.items()}
+            delivered = fanout.deliver(round_entries, sources, deadline)
             report.requests += delivered.requests
-            report.retried_entries += sum(delivered.retries.values())
+            report.retried_entries += delivered.retried_entries
             report.configuration_error = report.configuration_error or delivered.configuration_error
+            for address, counts in delivered.by_destination.items():
+                report.by_destination.setdefault(address, Counter()).update(counts)
             for entry_id, indexes in round_members.items():
+                verdict = delivered.verdicts[entry_id]
                 for position, index in enumerate(indexes):
                     item = items[index]
                     assert isinstance(item, Prepared)
-                    if entry_id in delivered.sent:
+                    if verdict.held:
                         disposition = Disposition.SENT if position == 0 else Disposition.DUPLICATE
                         outcomes[index] = Outcome(
-                            item.message,
-                            disposition,
-                            item.source,
-                            entry_id,
-                            retries=delivered.retries[entry_id],
+                            item.message, disposition, item.source, entry_id, retries=verdict.retries
                         )
-                    elif entry_id in delivered.rejected:
-                        rejection = delivered.rejected[entry_id].with_context(source=item.source, event_id=entry_id)
+                    elif verdict.rejected:
+                        assert verdict.error is not None
+                        rejection = verdict.error.with_context(source=item.source, event_id=entry_id)
                         self._reject(index, item.message, rejection, outcomes, to_park)
                     else:
-                        failure = delivered.failed[entry_id].with_context(source=item.source, event_id=entry_id)
+                        assert verdict.error is not None
+                        failure = verdict.error.with_context(source=item.source, event_id=entry_id)
                         outcomes[index] = Outcome(
-                            item.message,
-                            Disposition.FAILED,
-                            item.source,
-                            entry_id,
-                            failure,
-                            retries=delivered.retries[entry_id],
+                            item.message, Disposition.FAILED, item.source, entry_id, failure, retries=verdict.retries
                         )
 
         self._park(to_park, outcomes)
@@ -164,17 +189,6 @@ class Pipeline:
         """Reject ``item`` or place its entry in the first round that does not hold its id yet."""
         if isinstance(item, Rejected):
             self._reject(index, item.message, item.error, outcomes, to_park)
-            return
-        if not fits(self.sink, item.entry):
-            error = SchemaViolation(
-                f"the event is {record_size(self.sink, item.entry):,} bytes for {address_of(self.sink)}; one "
-                f"request takes at most {limits_of(self.sink).max_request_bytes:,}",
-                code="EventTooLarge",
-                source=item.source,
-                event_id=item.entry.id,
-                hint="trim the mapper's output (userIdentity.details has no limit of its own)",
-            )
-            self._reject(index, item.message, error, outcomes, to_park)
             return
         for round_index in range(len(rounds) + 1):
             if round_index == len(rounds):

@@ -14,7 +14,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -22,6 +22,9 @@ from auditbridge import hookspecs
 from auditbridge.commands import Command
 from auditbridge.errors import ConfigurationError, PluginConflictError, UnknownSourceError
 from auditbridge.mappers import Mapper
+
+if TYPE_CHECKING:
+    from auditbridge.destinations import SinkRegistry
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +192,20 @@ class PluginManager:
             impl.function(register=register)
         return registry
 
+    def sink_registry(self) -> SinkRegistry:
+        """Ask every plugin for its destination kinds, attributing each to its distribution."""
+        from auditbridge.destinations import SinkKind, SinkRegistry
+
+        registry = SinkRegistry()
+        for impl in reversed(self._pm.hook.register_sinks.get_hookimpls()):
+            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
+
+            def register(kind: SinkKind, _dist: Distribution = distribution) -> None:
+                registry.register(kind, _dist)
+
+            impl.function(register=register)
+        return registry
+
     def commands(self) -> list[tuple[Command, Distribution]]:
         """Subcommands plugins add to the command line, with who added them."""
         found: list[tuple[Command, Distribution]] = []
@@ -235,11 +252,15 @@ def _invalid_plugin(name: str, distribution: Distribution, exc: pluggy.PluginVal
     )
 
 
+#: Entry points of auditbridge itself, loaded whatever AUDITBRIDGE_PLUGINS says: the built-in sinks.
+BUILT_IN_ENTRY_POINTS = ("sinks",)
+
+
 def plugins_from_env() -> list[str] | None:
     value = os.environ.get(PLUGINS_ENV)
     if value is None:
         return None
-    return [name.strip() for name in value.split(",") if name.strip()]
+    return [*BUILT_IN_ENTRY_POINTS, *(name.strip() for name in value.split(",") if name.strip())]
 
 
 @functools.cache
@@ -248,6 +269,12 @@ def get_plugin_manager() -> PluginManager:
     manager = PluginManager()
     manager.load_entry_points(plugins_from_env())
     return manager
+
+
+@functools.cache
+def get_sink_registry() -> SinkRegistry:
+    """The process-wide registry of destination kinds."""
+    return get_plugin_manager().sink_registry()
 
 
 @functools.cache

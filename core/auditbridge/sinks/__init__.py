@@ -72,7 +72,7 @@ class SinkLimits:
         if self.chronological:
             text += ", in time order"
         if self.max_span_seconds:
-            text += f", spanning at most {self.max_span_seconds / 3600:g} h"
+            text += f", spanning at most {self.max_span_seconds / 3600:.0f} h"
         return text
 
 
