@@ -147,12 +147,12 @@ def test_an_event_without_records_is_refused_clearly(lambda_env):
         lambda_handler.handler({"detail": {}}, LambdaContext())
 
 
-def test_a_missing_channel_arn_is_a_configuration_error(lambda_env, monkeypatch):
+def test_no_destination_at_all_is_a_configuration_error(lambda_env, monkeypatch):
     from auditbridge.errors import ConfigurationError
 
     monkeypatch.delenv("AUDITBRIDGE_CHANNEL_ARN")
     lambda_handler.runtime.cache_clear()
-    with pytest.raises(ConfigurationError, match="AUDITBRIDGE_CHANNEL_ARN is not set"):
+    with pytest.raises(ConfigurationError, match="no destination: set AUDITBRIDGE_DESTINATIONS"):
         lambda_handler.handler({"Records": [okta_record()]}, LambdaContext())
 
 

@@ -2,7 +2,11 @@
 
 Handler: ``auditbridge.lambda_handler.handler``. Environment:
 
-* ``AUDITBRIDGE_CHANNEL_ARN`` (required) -- the CloudTrail Lake channel.
+* ``AUDITBRIDGE_DESTINATIONS`` -- comma-separated destination addresses (``cloudwatch-logs:/audit``,
+  ``firehose:audit-stream``, ``cloudtrail-lake:<channel ARN>``, ...).
+* ``AUDITBRIDGE_CHANNEL_ARN`` -- a CloudTrail Lake channel, alone or added to the destinations.
+* ``AUDITBRIDGE_ROUTES`` -- a routing file (path or ``ssm:/name``): which sources go where.
+* ``AUDITBRIDGE_DELIVERED_TABLE`` -- the DynamoDB table recording which destination holds which event.
 * ``AUDITBRIDGE_DLQ_URL`` -- where events that can never succeed are parked, with the reason.
   Without it they are reported as batch item failures and reach the queue's own DLQ.
 * ``AUDITBRIDGE_EXTERNAL_ID`` -- when the channel's resource policy demands one.
@@ -22,15 +26,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from auditbridge.assembly import pipeline_from_settings
 from auditbridge.config import Settings
-from auditbridge.dead_letters import SqsDeadLetterQueue
 from auditbridge.errors import Stage, internal_error
 from auditbridge.messages import InboundMessage
 from auditbridge.pipeline import BatchReport, Pipeline
-from auditbridge.plugins import get_mapper_registry
 from auditbridge.preparation import Prepared, Rejected
 from auditbridge.retry import Deadline
-from auditbridge.sinks.cloudtrail_lake import CloudTrailLakeSink
 
 METRICS_NAMESPACE = "AuditBridge"
 #: Seconds kept back from the invocation's remaining time for parking and answering SQS.
@@ -50,17 +52,7 @@ class Runtime:
 def runtime() -> Runtime:
     """Built once per execution environment: settings, plugins, clients."""
     settings = Settings.from_env()
-    pipeline = Pipeline(
-        get_mapper_registry(),
-        CloudTrailLakeSink(settings.channel, settings.external_id),
-        recipient_account_id=settings.channel.account_id,
-        channel_arn=settings.channel.arn,
-        dead_letters=SqsDeadLetterQueue(settings.dlq_url) if settings.dlq_url else None,
-        log_payloads=settings.log_payloads,
-        reserve_seconds=RESERVE_SECONDS,
-        max_in_flight=settings.max_in_flight,
-    )
-    return Runtime(settings, pipeline)
+    return Runtime(settings, pipeline_from_settings(settings, reserve_seconds=RESERVE_SECONDS))
 
 
 def deadline_for(context: Any) -> Deadline:
@@ -104,8 +96,19 @@ def _prepare(pipeline: Pipeline, record: Any, index: int) -> Prepared | Rejected
 
 
 def publish_metrics(report: BatchReport) -> None:
-    """Per source: Received, Sent, Duplicates, Failed, Retried, Parked (also by ErrorCode)."""
+    """Per source: Received, Sent, Duplicates, Failed, Retried, Parked (also by ErrorCode); per
+    destination: Delivered, AlreadyDelivered, DeliveryFailures, Refused and Calls."""
     metrics.add_metric(name="PutAuditEventsCalls", unit=MetricUnit.Count, value=report.requests)
+    for address, counts in report.by_destination.items():
+        for key, name in _DESTINATION_METRICS.items():
+            with single_metric(
+                name=name,
+                unit=MetricUnit.Count,
+                value=counts.get(key, 0),
+                namespace=METRICS_NAMESPACE,
+                default_dimensions={"Destination": address[:1024]},
+            ):
+                pass
     if report.configuration_error is not None:
         metrics.add_metric(name="ConfigurationErrors", unit=MetricUnit.Count, value=1)
     for source, counts in report.by_source().items():
@@ -131,4 +134,12 @@ _METRIC_NAMES = {
     "failed": "Failed",
     "parked": "Parked",
     "retried": "Retried",
+}
+
+_DESTINATION_METRICS = {
+    "sent": "Delivered",
+    "already": "AlreadyDelivered",
+    "failed": "DeliveryFailures",
+    "rejected": "Refused",
+    "requests": "Calls",
 }

@@ -10,6 +10,7 @@ from typing import Any
 
 from auditbridge import __version__, aws_clients
 from auditbridge.cli import (
+    destinations_command,
     dlq_command,
     ingest_command,
     lake_command,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     lake_command.add_parser(commands)
     worker_command.add_parser(commands)
     dlq_command.add_parser(commands)
+    destinations_command.add_parser(commands)
     plugins_command.add_parser(commands)
     _add_plugin_commands(commands)
     return parser

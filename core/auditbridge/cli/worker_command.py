@@ -9,8 +9,18 @@ import sys
 from typing import Any
 
 from auditbridge.cli.common import add_lake_option, open_lake, sqs_client
-from auditbridge.config import CHANNEL_ARN_ENV, DLQ_URL_ENV, EXTERNAL_ID_ENV, ChannelArn
+from auditbridge.config import (
+    CHANNEL_ARN_ENV,
+    DELIVERED_TABLE_ENV,
+    DESTINATIONS_ENV,
+    DLQ_URL_ENV,
+    EXTERNAL_ID_ENV,
+    ROUTES_ENV,
+    ChannelArn,
+    Destinations,
+)
 from auditbridge.dead_letters import SqsDeadLetterQueue
+from auditbridge.destinations import split_addresses
 from auditbridge.errors import ConfigurationError
 from auditbridge.pipeline import Pipeline
 from auditbridge.plugins import get_mapper_registry
@@ -36,7 +46,23 @@ def add_parser(commands: Any) -> None:
         "--wait-seconds", type=int, default=20, choices=range(21), metavar="0-20", help="long-poll wait (default 20)"
     )
     parser.add_argument(
-        "--sink", choices=("cloudtrail-lake", "local"), default="cloudtrail-lake", help="where events go"
+        "--sink",
+        choices=("cloudtrail-lake", "local"),
+        default="cloudtrail-lake",
+        help="where events go when no --destination is given",
+    )
+    parser.add_argument(
+        "--destination",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help=f"a destination address, repeatable (default ${DESTINATIONS_ENV}); with --channel-arn, one more",
+    )
+    parser.add_argument("--routes", default=os.environ.get(ROUTES_ENV), help=f"a routing file (default ${ROUTES_ENV})")
+    parser.add_argument(
+        "--delivered-table",
+        default=os.environ.get(DELIVERED_TABLE_ENV),
+        help=f"the delivered-set DynamoDB table (default ${DELIVERED_TABLE_ENV})",
     )
     add_lake_option(parser)
     parser.set_defaults(run=run)
@@ -68,6 +94,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace) -> Pipeline:
     dead_letters = SqsDeadLetterQueue(args.dlq_url, sqs_client(args.dlq_url)) if args.dlq_url else None
+    listed = args.destination or split_addresses(os.environ.get(DESTINATIONS_ENV, ""))
+    if listed or args.routes:
+        from auditbridge.assembly import build_pipeline
+
+        destinations = Destinations.resolve(
+            listed, channel_arn=args.channel_arn, routes=args.routes, delivered_table=args.delivered_table
+        )
+        return build_pipeline(destinations, dead_letters=dead_letters, channel_arn=args.channel_arn)
     if args.sink == "local":
         from auditbridge.sinks.local_lake import LocalLakeSink
 

@@ -54,10 +54,15 @@ def classify_botocore_error(exc: Exception, *, service: str) -> AuditBridgeError
     from botocore.exceptions import (
         HTTPClientError,
         NoCredentialsError,
+        NoRegionError,
         ParamValidationError,
         PartialCredentialsError,
     )
 
+    if isinstance(exc, NoRegionError):
+        return ConfigurationError(
+            f"no AWS Region for {service}", code="NoRegion", hint="set AWS_REGION, or give region= in the address"
+        )
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return ConfigurationError(
             "no AWS credentials were found",

@@ -1,0 +1,50 @@
+"""Building the pipeline from settings: sinks from addresses, the delivered set, the dead letters.
+
+The Lambda handler and the worker both build their pipeline here, so they deliver alike.
+"""
+
+from __future__ import annotations
+
+from auditbridge.config import Destinations, Settings
+from auditbridge.dead_letters import DeadLetters, SqsDeadLetterQueue
+from auditbridge.delivered import DeliveredSet, DynamoDBDeliveredSet
+from auditbridge.pipeline import Pipeline
+from auditbridge.plugins import get_mapper_registry, get_sink_registry
+
+
+def build_pipeline(
+    destinations: Destinations,
+    *,
+    dead_letters: DeadLetters | None = None,
+    channel_arn: str | None = None,
+    log_payloads: bool = False,
+    reserve_seconds: float = 1.0,
+    max_in_flight: int = 4,
+) -> Pipeline:
+    sinks = get_sink_registry()
+    delivered: DeliveredSet | None = (
+        DynamoDBDeliveredSet(destinations.delivered_table) if destinations.delivered_table else None
+    )
+    return Pipeline(
+        get_mapper_registry(),
+        [sinks.build(address) for address in destinations.addresses],
+        recipient_account_id=destinations.recipient_account_id(),
+        channel_arn=channel_arn,
+        dead_letters=dead_letters,
+        log_payloads=log_payloads,
+        reserve_seconds=reserve_seconds,
+        max_in_flight=max_in_flight,
+        routes=destinations.routes,
+        delivered=delivered,
+    )
+
+
+def pipeline_from_settings(settings: Settings, *, reserve_seconds: float) -> Pipeline:
+    return build_pipeline(
+        settings.destinations,
+        dead_letters=SqsDeadLetterQueue(settings.dlq_url) if settings.dlq_url else None,
+        channel_arn=settings.channel.arn if settings.channel else None,
+        log_payloads=settings.log_payloads,
+        reserve_seconds=reserve_seconds,
+        max_in_flight=settings.max_in_flight,
+    )
