@@ -163,3 +163,37 @@ def test_firehose_resends_only_the_records_that_failed(delivery_stream, registry
     report = pipeline(registry, sink, fast_retry).run(messages(30))
     assert report.count(Disposition.SENT) == 30
     assert calls == [30, 10]
+
+
+def test_records_read_back_from_s3_answer_the_blogs_queries_in_the_local_lake(
+    delivery_stream, registry, fast_retry, tmp_path, capsys
+):
+    from auditbridge.cli.main import main
+
+    people = [
+        {"id": f"00u{name}", "type": "User", "alternateId": f"{name}@example.com", "displayName": name}
+        for name in ("ana", "ben")
+    ]
+    batch = messages(3, actor=people[0]) + messages(2, actor=people[1], eventType="user.session.end")
+    assert pipeline(registry, FirehoseSink(delivery_stream), fast_retry).run(batch).count(Disposition.SENT) == 5
+    boto3.client("s3").put_object(Bucket="audit-records", Key="okta/check", Body=b'{"auditbridgeCheck":true}\n')
+    lake = str(tmp_path / "lake.duckdb")
+    for _ in range(2):  # the same objects twice: nothing is stored twice
+        assert main(["lake", "import-records", "s3://audit-records/okta/", "--lake", lake]) == 0
+    out = capsys.readouterr().out
+    assert "read 5 records" in out and "1 lines were not records" in out
+    store = out.split(" into ")[1].split()[0]
+
+    def query(sql: str) -> list[dict]:
+        assert main(["query", sql, "--lake", lake, "--format", "json"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    per_user = query(
+        "SELECT element_at(eventData.userIdentity.details, 'alternateId') AS user, COUNT(*) AS events "
+        f"FROM {store} WHERE eventData.eventSource = 'okta.system-log-events' GROUP BY 1 ORDER BY 2 DESC"
+    )
+    assert per_user == [{"user": "ana@example.com", "events": 3}, {"user": "ben@example.com", "events": 2}]
+    by_name = query(
+        f"SELECT eventData.eventName AS eventName, COUNT(*) AS events FROM {store} GROUP BY 1 ORDER BY 2 DESC"
+    )
+    assert by_name == [{"eventName": "user.session.start", "events": 3}, {"eventName": "user.session.end", "events": 2}]

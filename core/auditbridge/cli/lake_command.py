@@ -39,6 +39,19 @@ def add_parser(commands: Any) -> None:
     add_lake_option(importer)
     importer.set_defaults(run=run_import)
 
+    records = sub.add_parser(
+        "import-records",
+        help="load records a destination stored (Firehose's S3 objects, JSON lines, .gz) into a store",
+    )
+    records.add_argument("sources", nargs="+", metavar="SOURCE", help="files, folders or s3://bucket/prefix")
+    records.add_argument(
+        "--event-data-store",
+        metavar="ID",
+        help="a partner store: id, ARN or name; a new UUID creates it (default: 'default')",
+    )
+    add_lake_option(records)
+    records.set_defaults(run=run_import_records)
+
     serve = sub.add_parser("serve", help="serve a CloudTrail-Data-compatible PutAuditEvents endpoint on loopback")
     add_lake_option(serve)
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on")
@@ -78,6 +91,25 @@ def run_import(args: argparse.Namespace) -> int:
     for path in iter_files(args.files):
         total += lake.insert_cloudtrail_records(store, read_cloudtrail_file(path))
     print(f"imported {total:,} CloudTrail events into {store.id} ({store.name})")
+    return 0
+
+
+def run_import_records(args: argparse.Namespace) -> int:
+    from auditbridge.lake.records_import import iter_sources, read_records
+
+    lake = open_lake(args)
+    store = lake.get_store(args.event_data_store, create=True) if args.event_data_store else lake.default_store()
+    total = skipped = files = 0
+    for file in iter_sources(args.sources):
+        records, not_records = read_records(file)
+        files += 1
+        skipped += not_records
+        if records:
+            total += lake.insert_records(store, records)
+    print(
+        f"read {total:,} records from {files:,} files into {store.id} ({store.name}); events already there are "
+        f"not stored twice" + (f"; {skipped:,} lines were not records and were skipped" if skipped else "")
+    )
     return 0
 
 

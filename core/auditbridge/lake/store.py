@@ -26,7 +26,14 @@ import orjson
 
 from auditbridge.endpoint.service import StoredEvent, normalize_channel_arn
 from auditbridge.errors import ConfigurationError
-from auditbridge.lake.schema import CLOUDTRAIL_COLUMNS, PARTNER_COLUMNS, cloudtrail_row, columns_spec, partner_row
+from auditbridge.lake.schema import (
+    CLOUDTRAIL_COLUMNS,
+    PARTNER_COLUMNS,
+    cloudtrail_row,
+    columns_spec,
+    partner_row,
+    record_row,
+)
 
 DEFAULT_LAKE = "auditbridge.duckdb"
 LAKE_ENV = "AUDITBRIDGE_LAKE"
@@ -249,6 +256,16 @@ class LocalLake:
             for event in events
         )
         self._insert("partner", rows)
+
+    def insert_records(self, store: EventDataStore, records: Sequence[dict[str, Any]]) -> int:
+        """Records a destination stored (:mod:`auditbridge.records`) into a partner store."""
+        if store.kind != "partner":
+            raise ConfigurationError(
+                f"event data store {store.id} holds AWS CloudTrail events; import records into a partner store",
+                code="WrongStoreKind",
+            )
+        self._insert("partner", (record_row(store.id, record) for record in records))
+        return len(records)
 
     def insert_cloudtrail_records(self, store: EventDataStore, records: Iterable[dict[str, Any]]) -> int:
         if store.kind != "cloudtrail":
