@@ -119,3 +119,19 @@ def test_a_source_on_a_custom_bus_reaches_the_mapper_that_claims_it(auditbridge_
     result = EventPreparer(registry, recipient_account_id="123456789012").prepare(InboundMessage("m", body))
     assert isinstance(result, Prepared)
     assert result.entry.id == "rec-1"
+
+
+def test_the_destinations_doc_lists_every_kind_and_its_routing_example_parses():
+    from auditbridge.destinations import parse_routes
+    from auditbridge.plugins import get_sink_registry
+
+    doc = (ROOT / "docs" / "destinations.md").read_text()
+    for entry in get_sink_registry():
+        assert f"| `{entry.kind.name}:" in doc
+    example = doc.split("## Routing", 1)[1].split("```", 2)[1]
+    routes = parse_routes(example, "docs/destinations.md")
+    assert routes.destinations_for("aws.partner/okta.com/acme/stream") == (
+        "cloudwatch-logs:/audit/okta",
+        "firehose:audit-stream",
+    )
+    assert routes.destinations_for("webhook.stripe") == ("firehose:audit-stream",)
