@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 import yaml
-from events import OKTA_SOURCE, okta_log_event
+from events import OKTA_SOURCE, eventbridge_event, okta_log_event, sqs_record
 
 ROOT = Path(__file__).parents[1]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
@@ -433,3 +433,69 @@ def test_malformed_arguments_and_unreachable_endpoints_give_clear_errors(auditbr
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_stack_sends_to_cloudwatch_logs_with_a_delivered_table_and_no_channel(code_bucket, monkeypatch):
+    from auditbridge import lambda_handler
+    from lambda_support import LambdaContext
+
+    boto3.client("events").create_event_bus(Name="okta-partner")
+    outputs = deploy(
+        "audit-logs",
+        code_bucket,
+        PartnerEventBusName="okta-partner",
+        EventsLogGroupName="/auditbridge/events",
+        EnableDeliveredTable="true",
+    )
+    variables = boto3.client("lambda").get_function_configuration(FunctionName=outputs["IngestFunctionName"])[
+        "Environment"
+    ]["Variables"]
+    assert "AUDITBRIDGE_CHANNEL_ARN" not in variables
+    assert variables["AUDITBRIDGE_DESTINATIONS"] == "cloudwatch-logs:/auditbridge/events,"
+    assert variables["AUDITBRIDGE_DELIVERED_TABLE"] == outputs["DeliveredTableName"]
+    # moto's CloudFormation does not apply TimeToLiveSpecification; the template states it.
+    table = template()["Resources"]["DeliveredTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+
+    # The function's own environment, run here against the same moto server.
+    for name in ("AUDITBRIDGE_DESTINATIONS", "AUDITBRIDGE_DELIVERED_TABLE", "AUDITBRIDGE_DLQ_URL"):
+        monkeypatch.setenv(name, variables[name])
+    lambda_handler.runtime.cache_clear()
+    records = [sqs_record(eventbridge_event(okta_log_event())) for _ in range(3)]
+    try:
+        for _ in range(2):  # SQS delivering the batch twice: the delivered set keeps one copy
+            assert lambda_handler.handler({"Records": records}, LambdaContext()) == {"batchItemFailures": []}
+    finally:
+        lambda_handler.runtime.cache_clear()
+    logs = boto3.client("logs")
+    streams = logs.describe_log_streams(logGroupName="/auditbridge/events")["logStreams"]
+    stored = [
+        event
+        for stream in streams
+        for event in logs.get_log_events(logGroupName="/auditbridge/events", logStreamName=stream["logStreamName"])[
+            "events"
+        ]
+    ]
+    assert len(stored) == 3
+    assert boto3.client("dynamodb").scan(TableName=outputs["DeliveredTableName"])["Count"] == 3
+
+
+def test_the_template_grants_each_destination_exactly_what_it_needs():
+    doc = template()
+    raw = doc["Resources"]["IngestFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    conditional = {s[1]["Sid"]: (s[0], s[1]["Action"]) for s in raw if isinstance(s, list)}
+    assert conditional["PutAuditEventsOnTheChannelOnly"] == ("HasChannel", "cloudtrail-data:PutAuditEvents")
+    assert conditional["WriteEventsToTheEventsLogGroupOnly"] == (
+        "HasEventsLogGroup",
+        ["logs:CreateLogStream", "logs:PutLogEvents"],
+    )
+    assert conditional["PutRecordsOnTheStreamOnly"] == ("UseFirehose", "firehose:PutRecordBatch")
+    assert conditional["ReadAndRecordDeliveries"] == (
+        "UseDeliveredTable",
+        ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"],
+    )
+    queries = [r for r in doc["Resources"].values() if r["Type"] == "AWS::Athena::NamedQuery"]
+    assert any(
+        "element_at(eventData.userIdentity.details, 'alternateId')" in q["Properties"]["QueryString"] for q in queries
+    )
