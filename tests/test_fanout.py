@@ -237,3 +237,44 @@ def test_settings_add_the_channel_to_the_destinations_and_refuse_two_accounts():
     with pytest.raises(ConfigurationError, match="several accounts"):
         Destinations.resolve([f"cloudtrail-lake:{other}"], channel_arn=arn).recipient_account_id()
     assert get_sink_registry().build("firehose:audit").address == "firehose:audit"
+
+
+def test_destinations_lists_the_kinds_and_checks_one(aws, capsys):
+    from auditbridge.cli.main import main
+
+    assert main(["destinations"]) == 0
+    listing = capsys.readouterr().out
+    for kind in ("cloudtrail-lake", "cloudwatch-logs", "firehose", "local"):
+        assert kind in listing
+    assert "10,000 records and 1,048,576 bytes per request" in listing
+
+    assert main(["destinations", "check", "cloudwatch-logs:/audit", "--dry-run"]) == 0
+    assert "exists; nothing sent" in capsys.readouterr().out
+    assert not boto3.client("logs").describe_log_streams(logGroupName="/audit")["logStreams"]
+    assert main(["destinations", "check", "cloudwatch-logs:/audit"]) == 0
+    streams = boto3.client("logs").describe_log_streams(logGroupName="/audit")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["auditbridge-destination-check"]
+    assert main(["destinations", "check", "firehose:audit", "--dry-run"]) == 0
+    assert "nothing sent" in capsys.readouterr().out
+
+    assert main(["destinations", "check", "cloudwatch-logs:/missing", "--dry-run"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["destinations", "check", "kafka:topic"]) == 2
+    assert "UnknownDestinationKind" in capsys.readouterr().err
+
+
+def test_routes_come_from_ssm_too(aws, monkeypatch):
+    from auditbridge.config import Settings
+
+    boto3.client("ssm").put_parameter(
+        Name="/auditbridge/routes", Type="String", Value="aws.partner/okta.com/* = cloudwatch-logs:/audit\n"
+    )
+    monkeypatch.setenv("AUDITBRIDGE_ROUTES", "ssm:/auditbridge/routes")
+    monkeypatch.setenv("AUDITBRIDGE_DESTINATIONS", "firehose:audit")
+    settings = Settings.from_env()
+    routes = settings.destinations.routes
+    assert routes.destinations_for("aws.partner/okta.com/a/b") == ("cloudwatch-logs:/audit",)
+    assert routes.destinations_for("other") == ("firehose:audit",)  # the rest: AUDITBRIDGE_DESTINATIONS
+    monkeypatch.setenv("AUDITBRIDGE_ROUTES", "ssm:/auditbridge/none")
+    with pytest.raises(ConfigurationError, match="cannot read ssm:/auditbridge/none"):
+        Settings.from_env()
