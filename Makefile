@@ -63,6 +63,7 @@ package: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_lake.py
+	$(BIN)/python bench/bench_destinations.py
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) build dist .mypy_cache .ruff_cache
