@@ -38,3 +38,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("TZ", "Pacific/Chatham")  # far from UTC, with a :45 offset: nothing may depend on it
+    # Secrets are cached by reference for minutes: one test's token must not be another's.
+    from auditbridge.secrets import clear_cache
+
+    clear_cache()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from auditbridge.collectors import Collector
     from auditbridge.commands import Command
     from auditbridge.destinations import SinkKind
     from auditbridge.mappers import Mapper
@@ -67,4 +68,19 @@ def register_sinks(register: Callable[[SinkKind], None]) -> None:
     built-in kinds (``cloudtrail-lake``, ``cloudwatch-logs``, ``firehose``, ``local``) come
     through this same hook; a kind registered twice stops loading with an error naming both
     distributions.
+    """
+
+
+@hookspec
+def register_collectors(register: Callable[[Collector], None]) -> None:
+    """Register the pull sources this plugin provides.
+
+    Signature: ``register_collectors(register: Callable[[Collector], None]) -> None``
+
+    Call ``register(Collector(name=..., source=..., fetch=...))`` once per collector.
+    ``source`` is the EventBridge ``source`` its events carry, so dispatch finds the mapper that
+    already handles the product; ``fetch(request)`` yields pages of raw events with the
+    checkpoint after each (``auditbridge.collectors``). Checkpoints, waits, retries, progress and
+    delivery are the framework's. A name registered twice stops loading with an error naming
+    both distributions.
     """

@@ -24,6 +24,7 @@ from auditbridge.errors import ConfigurationError, PluginConflictError, UnknownS
 from auditbridge.mappers import Mapper
 
 if TYPE_CHECKING:
+    from auditbridge.collectors import Collector
     from auditbridge.destinations import SinkRegistry
 
 log = logging.getLogger(__name__)
@@ -205,6 +206,29 @@ class PluginManager:
 
             impl.function(register=register)
         return registry
+
+    def collectors(self) -> dict[str, tuple[Collector, Distribution]]:
+        """Every registered pull source by name, with who registered it."""
+        from auditbridge.collectors import Collector
+
+        found: dict[str, tuple[Collector, Distribution]] = {}
+        for impl in reversed(self._pm.hook.register_collectors.get_hookimpls()):
+            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
+
+            def register(collector: Collector, _dist: Distribution = distribution) -> None:
+                if not isinstance(collector, Collector):
+                    raise ConfigurationError(
+                        f"{_dist} registered {type(collector).__name__}, not a Collector", code="InvalidPlugin"
+                    )
+                if collector.name in found:
+                    raise PluginConflictError(
+                        f"collector {collector.name!r} is registered by {found[collector.name][1]} and by {_dist}",
+                        hint="uninstall one of the two distributions",
+                    )
+                found[collector.name] = (collector, _dist)
+
+            impl.function(register=register)
+        return found
 
     def commands(self) -> list[tuple[Command, Distribution]]:
         """Subcommands plugins add to the command line, with who added them."""

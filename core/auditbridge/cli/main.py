@@ -10,6 +10,7 @@ from typing import Any
 
 from auditbridge import __version__, aws_clients
 from auditbridge.cli import (
+    collectors_command,
     destinations_command,
     dlq_command,
     ingest_command,
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_command.add_parser(commands)
     dlq_command.add_parser(commands)
     destinations_command.add_parser(commands)
+    collectors_command.add_parser(commands)
     plugins_command.add_parser(commands)
     _add_plugin_commands(commands)
     return parser

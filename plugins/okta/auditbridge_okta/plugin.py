@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 
 from auditbridge import EventBridgeEvent, EventData, Mapper, MappingContext, hookimpl
+from auditbridge.collectors import Collector
+from auditbridge.commands import Command
 
 from auditbridge_okta.mapper import DEFAULT_EVENT_SOURCE, OKTA_SOURCES, map_log_event
 
@@ -28,3 +30,17 @@ def register_mappers(register: Callable[[Mapper], None]) -> None:
             description="Okta System Log LogEvents from Okta's AWS EventBridge log stream",
         )
     )
+
+
+@hookimpl
+def register_collectors(register: Callable[[Collector], None]) -> None:
+    from auditbridge_okta.collector import OKTA_COLLECTOR
+
+    register(OKTA_COLLECTOR)
+
+
+@hookimpl
+def register_commands(register: Callable[[Command], None]) -> None:
+    from auditbridge_okta.cli import configure
+
+    register(Command(name="okta", help="backfill or poll the Okta System Log API", configure=configure))
