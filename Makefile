@@ -53,7 +53,8 @@ lint: $(STAMP) $(LINT_VENV)/.installed
 	$(BIN)/mypy
 	$(LINT_VENV)/bin/cfn-lint deploy/template.yaml
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download -f deploy/template.yaml
-	mkdir -p build && sed 's/Default: "false"  # lint: also checked with "true"/Default: "true"/' deploy/template.yaml > build/template-webhooks.yaml
+	mkdir -p build && sed -e 's/Default: "false"  # lint: also checked with "true"/Default: "true"/' \
+		-e 's/Default: ""  # lint: also checked with "okta"/Default: okta/' deploy/template.yaml > build/template-webhooks.yaml
 	$(LINT_VENV)/bin/cfn-lint build/template-webhooks.yaml
 	$(LINT_VENV)/bin/checkov --quiet --compact --skip-download -f build/template-webhooks.yaml
 

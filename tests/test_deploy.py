@@ -499,3 +499,31 @@ def test_the_template_grants_each_destination_exactly_what_it_needs():
     assert any(
         "element_at(eventData.userIdentity.details, 'alternateId')" in q["Properties"]["QueryString"] for q in queries
     )
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_the_stack_adds_the_pull_function_with_its_checkpoint_table(code_bucket):
+    boto3.client("events").create_event_bus(Name="okta-partner")
+    settings = "org=https://acme.okta.com&token=ssm:/auditbridge/pull/okta-token"
+    outputs = deploy(
+        "audit-pull",
+        code_bucket,
+        PartnerEventBusName="okta-partner",
+        EventsLogGroupName="/auditbridge/events",
+        PullCollector="okta",
+        PullSettings=settings,
+    )
+    function = boto3.client("lambda").get_function_configuration(FunctionName=outputs["PullFunctionName"])
+    assert function["Handler"] == "auditbridge.collect_handler.handler"
+    variables = function["Environment"]["Variables"]
+    assert variables["AUDITBRIDGE_COLLECTOR"] == "okta"
+    assert variables["AUDITBRIDGE_COLLECTOR_SETTINGS"] == settings
+    assert variables["AUDITBRIDGE_CHECKPOINT_TABLE"] == outputs["CheckpointTableName"]
+    assert variables["AUDITBRIDGE_DESTINATIONS"] == "cloudwatch-logs:/auditbridge/events,"
+    concurrency = boto3.client("lambda").get_function_concurrency(FunctionName=outputs["PullFunctionName"])
+    assert concurrency["ReservedConcurrentExecutions"] == 1
+    doc = template()["Resources"]
+    assert doc["PullSchedule"]["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    statements = doc["PullFunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    plain = {s["Sid"]: s["Action"] for s in statements if isinstance(s, dict)}
+    assert plain["ReadAndAdvanceTheCheckpoint"] == ["dynamodb:GetItem", "dynamodb:PutItem"]

@@ -30,6 +30,8 @@ class Checkpoint:
     last_event_time: str | None = None
     events: int = 0
     updated_at: str | None = None
+    #: Where the window began (ISO 8601): a resumed run keeps it, whatever ``since`` it is given.
+    since: str | None = None
 
 
 class CheckpointConflict(ConfigurationError):
@@ -83,6 +85,7 @@ class FileCheckpoints:
             last_event_time=found.get("last_event_time"),
             events=int(found.get("events") or 0),
             updated_at=found.get("updated_at"),
+            since=found.get("since"),
         )
 
     def save(self, key: str, checkpoint: Checkpoint, previous: Checkpoint | None) -> None:
@@ -135,6 +138,7 @@ class DynamoDBCheckpoints:
             last_event_time=item.get("lastEventTime", {}).get("S"),
             events=int(item.get("events", {}).get("N", "0")),
             updated_at=item.get("updatedAt", {}).get("S"),
+            since=item.get("since", {}).get("S"),
         )
 
     def save(self, key: str, checkpoint: Checkpoint, previous: Checkpoint | None) -> None:
@@ -145,6 +149,7 @@ class DynamoDBCheckpoints:
             ("cursor", checkpoint.cursor),
             ("lastEventTime", checkpoint.last_event_time),
             ("updatedAt", checkpoint.updated_at),
+            ("since", checkpoint.since),
         ):
             if value is not None:
                 item[name] = {"S": value}

@@ -88,10 +88,16 @@ class CollectRun:
     on_page: Callable[[CollectProgress], None] | None = None
     #: Stop cleanly before this deadline (the Lambda's time budget), at a page boundary.
     deadline: Deadline | None = None
+    #: Polling: end the run at the first empty page instead of waiting (a scheduled function).
+    stop_when_caught_up: bool = False
 
     def run(self) -> CollectProgress:
         progress = CollectProgress()
         previous = self.checkpoints.load(self.key)
+        progress.last_event_time = previous.last_event_time if previous else None
+        if previous is not None and previous.since:
+            # A resumed window keeps its start: the cursor belongs to it.
+            self.since = datetime.fromisoformat(previous.since)
         attempts = 0
         while not self._should_stop(progress):
             request = FetchRequest(
@@ -105,6 +111,9 @@ class CollectRun:
                 for page in self.collector.fetch(request):
                     previous = self._deliver(page, previous, progress)
                     attempts = 0
+                    if self.stop_when_caught_up and not page.events and self.until is None:
+                        progress.stopped_by = "caught up"
+                        return progress
                     if page.pause_until is not None:
                         self._wait(page.pause_until - self.clock.now(), page.pause_reason or "the source", progress)
                     if self._should_stop(progress):
@@ -145,8 +154,8 @@ class CollectRun:
         self.clock.sleep(seconds)
 
     def _deliver(self, page: Page, previous: Checkpoint | None, progress: CollectProgress) -> Checkpoint | None:
-        if not page.events and page.checkpoint == (previous.cursor if previous else None):
-            return previous
+        if not page.events and previous is not None and page.checkpoint == previous.cursor:
+            return previous  # nothing new; the first page is saved even empty, to keep the window's start
         messages = [self._message(event, progress.pages, index) for index, event in enumerate(page.events)]
         report = self.pipeline.deliver(
             [self.pipeline.prepare(message) for message in messages], self.deadline or Deadline.none()
@@ -170,6 +179,7 @@ class CollectRun:
             last_event_time=last_time,
             events=(previous.events if previous else 0) + len(page.events),
             updated_at=datetime.fromtimestamp(self.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            since=self.since.isoformat() if self.since else None,
         )
         self.checkpoints.save(self.key, saved, previous)
         progress.pages += 1

@@ -253,3 +253,48 @@ class _FixedNow(datetime):
     @classmethod
     def now(cls, tz=None):  # type: ignore[override]
         return datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+def test_the_scheduled_pull_function_polls_until_caught_up_and_resumes(auditbridge_aws, monkeypatch, capsys):
+    import boto3
+    from auditbridge import collect_handler
+
+    boto3.client("dynamodb").create_table(
+        TableName="checkpoints",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("logs").create_log_group(logGroupName="/okta")
+    api = FakeSystemLog()
+    recent = datetime.now(UTC) + timedelta(seconds=5)  # the first run starts now: events just after it
+    api.add(log_events(1_200, start=recent, step_seconds=0.01, seed=9))
+
+    class Context:  # the attributes the Lambda runtime's context carries
+        function_name = "pull"
+        function_version = "$LATEST"
+        memory_limit_in_mb = 512
+        aws_request_id = "request"
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:pull"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 60_000
+
+    with FakeOktaServer(api) as server:
+        monkeypatch.setenv("OKTA_API_TOKEN", api.token)
+        monkeypatch.setenv("AUDITBRIDGE_COLLECTOR", "okta")
+        monkeypatch.setenv("AUDITBRIDGE_COLLECTOR_SETTINGS", f"org={server.url}&token=env:OKTA_API_TOKEN")
+        monkeypatch.setenv("AUDITBRIDGE_CHECKPOINT_TABLE", "checkpoints")
+        monkeypatch.setenv("AUDITBRIDGE_DESTINATIONS", "cloudwatch-logs:/okta")
+        first = collect_handler.handler({}, Context())
+        assert first["events"] == 1_200 and first["stoppedBy"] == "caught up" and first["lagSeconds"] == 0.0
+        api.add(log_events(30, start=recent + timedelta(minutes=1), seed=10))
+        second = collect_handler.handler({}, Context())
+        assert second["events"] == 30
+    logs = boto3.client("logs")
+    stored = logs.filter_log_events(logGroupName="/okta", limit=10_000)["events"]
+    uids = [json.loads(e["message"])["eventData"]["UID"] for e in stored]
+    assert len(uids) == 1_230 == len(set(uids))
+    assert json.loads(stored[0]["message"])["eventData"]["recipientAccountId"] == "123456789012"
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert any(b.get("Collector") == "okta" and "CheckpointLagSeconds" in b for b in blobs)
