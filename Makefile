@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_lake.py
 	$(BIN)/python bench/bench_destinations.py
+	$(BIN)/python bench/bench_backfill.py
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) build dist .mypy_cache .ruff_cache
