@@ -10,6 +10,8 @@ Settings (``--setting key=value``, or the command's options):
 * ``org`` -- ``https://<your org>.okta.com`` (``http://127.0.0.1:<port>`` is accepted for local fakes);
 * ``token`` -- a secret reference for an API token (``env:OKTA_API_TOKEN`` by default, or
   ``ssm:/name``, ``secretsmanager:name``), sent as ``Authorization: SSWS <token>``;
+* or, for an OAuth 2.0 service app (:mod:`auditbridge_okta.oauth`): ``client_id``, ``private_key``
+  (a secret reference to its PEM key) and optionally ``key_id``: ``Authorization: Bearer <access token>``;
 * ``poll_seconds`` -- the wait after an empty page while polling (default 15);
 * ``limit`` -- events per page (default and at most 1,000);
 * ``slowdown_below`` -- when ``X-Rate-Limit-Remaining`` falls to this, wait for ``X-Rate-Limit-Reset``
@@ -22,7 +24,7 @@ import http.client
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -31,6 +33,8 @@ import orjson
 from auditbridge.collectors import Collector, FetchRequest, Page, RateLimited
 from auditbridge.errors import ConfigurationError, PermanentError, RetriableError, Stage
 from auditbridge.secrets import resolve_secret
+
+from auditbridge_okta.oauth import OAuthToken
 
 #: The EventBridge source pulled events carry: the Okta mapper claims ``aws.partner/okta.com/*``.
 PULL_SOURCE: Final = "aws.partner/okta.com/system-log-api/pull"
@@ -79,7 +83,7 @@ def fetch(request: FetchRequest) -> Iterator[Page]:
         return
     settings = request.settings
     base = org_url(settings.get("org", ""))
-    token = resolve_secret(settings.get("token") or "env:OKTA_API_TOKEN")
+    authorization = _authorization(settings, base, request)
     limit = _int_setting(settings, "limit", MAX_LIMIT, 1, MAX_LIMIT)
     poll_seconds = _int_setting(settings, "poll_seconds", 15, 1, 3600)
     slowdown_below = _int_setting(settings, "slowdown_below", 2, 0, 10_000)
@@ -95,7 +99,7 @@ def fetch(request: FetchRequest) -> Iterator[Page]:
     cursor = request.checkpoint
     while True:
         number += 1
-        headers, body = _get(url, token)
+        headers, body = _get(url, authorization())
         events = _events(body, number, cursor)
         following = _next_link(headers.get("Link", ""), base)
         if following is not None:
@@ -120,9 +124,29 @@ def _int_setting(settings: Mapping[str, str], name: str, default: int, low: int,
     return int(text)
 
 
-def _get(url: str, token: str) -> tuple[Mapping[str, str], bytes]:
+_OAUTH_TOKENS: dict[tuple[str, str], OAuthToken] = {}
+
+
+def _authorization(settings: Mapping[str, str], base: str, request: FetchRequest) -> Callable[[], str]:
+    """The Authorization header's value, per request: an API token, or a service app's access token."""
+    client_id = settings.get("client_id")
+    if client_id:
+        key_reference = settings.get("private_key")
+        if not key_reference:
+            raise ConfigurationError("okta: client_id needs private_key (a secret reference)", code="InvalidArgument")
+        oauth = _OAUTH_TOKENS.get((base, client_id))
+        if oauth is None:  # one per app and process: tokens are reused until near expiry
+            oauth = _OAUTH_TOKENS[(base, client_id)] = OAuthToken(
+                base, client_id, lambda: resolve_secret(key_reference), settings.get("key_id"), request.now
+            )
+        return oauth.authorization
+    token = resolve_secret(settings.get("token") or "env:OKTA_API_TOKEN")
+    return lambda: f"SSWS {token}"
+
+
+def _get(url: str, authorization: str) -> tuple[Mapping[str, str], bytes]:
     request = urllib.request.Request(  # noqa: S310 - the URL is the org's, checked by org_url
-        url, headers={"Authorization": f"SSWS {token}", "Accept": "application/json", "User-Agent": "auditbridge"}
+        url, headers={"Authorization": authorization, "Accept": "application/json", "User-Agent": "auditbridge"}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310

@@ -11,6 +11,7 @@ page that is not an array. Time is the caller's clock, so tests measure waits wi
 from __future__ import annotations
 
 import base64
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,9 @@ class FakeSystemLog:
     faults: list[str] = field(default_factory=list)
     #: (clock time, status) of every request.
     requests: list[tuple[float, int]] = field(default_factory=list)
+    #: OAuth service apps: client id -> (public key PEM, granted scopes); access token -> scopes.
+    clients: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    access_tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     _window_start: float = 0.0
     _used: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,10 +54,22 @@ class FakeSystemLog:
         with self._lock:
             self.faults.extend(kinds)
 
+    def register_client(self, client_id: str, public_key_pem: str, scopes: frozenset[str]) -> None:
+        self.clients[client_id] = (public_key_pem, scopes)
+
     def __call__(self, request: Request) -> Reply:
+        if request.path == "/oauth2/v1/token" and request.method == "POST":
+            return self._token(request)
         if request.path != "/api/v1/logs" or request.method != "GET":
             return json_reply(404, {"errorCode": "E0000022", "errorSummary": "The endpoint does not exist."})
-        if request.headers.get("authorization") != f"SSWS {self.token}":
+        authorization = request.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            scopes = self.access_tokens.get(authorization.removeprefix("Bearer "))
+            if scopes is None:
+                return self._answer(401, {"errorCode": "E0000011", "errorSummary": "Invalid token provided"})
+            if "okta.logs.read" not in scopes:
+                return self._answer(403, {"errorCode": "E0000006", "errorSummary": "You do not have permission"})
+        elif authorization != f"SSWS {self.token}":
             return self._answer(401, {"errorCode": "E0000011", "errorSummary": "Invalid token provided"})
         with self._lock:
             fault = self.faults.pop(0) if self.faults else None
@@ -95,6 +111,44 @@ class FakeSystemLog:
             headers["Link"] = f'<{link}>; rel="next"'
         self.requests.append((now, 200))
         return Reply(200, body, headers)
+
+    def _token(self, request: Request) -> Reply:
+        """Client credentials with a private-key JWT: the signature, claims and scopes checked."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+        form = {k: v[0] for k, v in parse_qs(request.body.decode()).items()}
+        refused = json_reply(401, {"error": "invalid_client"})
+        assertion = form.get("client_assertion", "")
+        if form.get("grant_type") != "client_credentials" or assertion.count(".") != 2:
+            return json_reply(400, {"error": "invalid_request"})
+        header_b64, claims_b64, signature_b64 = assertion.split(".")
+        try:
+            claims = orjson.loads(base64.urlsafe_b64decode(claims_b64 + "=" * (-len(claims_b64) % 4)))
+            signature = base64.urlsafe_b64decode(signature_b64 + "=" * (-len(signature_b64) % 4))
+        except (ValueError, orjson.JSONDecodeError):
+            return refused
+        client = self.clients.get(str(claims.get("iss")))
+        audience = f"http://{request.headers.get('host', '')}/oauth2/v1/token"
+        if client is None or claims.get("sub") != claims.get("iss") or claims.get("aud") != audience:
+            return refused
+        if not claims.get("exp") or float(claims["exp"]) < self.clock():
+            return refused
+        key = serialization.load_pem_public_key(client[0].encode())
+        assert isinstance(key, rsa.RSAPublicKey)
+        try:
+            key.verify(signature, f"{header_b64}.{claims_b64}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            return refused
+        wanted = frozenset(form.get("scope", "").split())
+        if not wanted <= client[1]:
+            return json_reply(400, {"error": "invalid_scope"})
+        token = base64.urlsafe_b64encode(os.urandom(24)).decode()
+        self.access_tokens[token] = wanted
+        return json_reply(
+            200, {"token_type": "Bearer", "access_token": token, "expires_in": 3600, "scope": " ".join(wanted)}
+        )
 
     def _rate(self, now: float) -> dict[str, str] | None:
         with self._lock:
@@ -138,7 +192,7 @@ class FakeOktaServer(BackgroundServer):
 
     def __init__(self, api: FakeSystemLog, host: str = "127.0.0.1", port: int = 0) -> None:
         self.api = api
-        super().__init__(LoopbackServer((host, port), api, name="fake-okta", methods=("GET",)))
+        super().__init__(LoopbackServer((host, port), api, name="fake-okta", methods=("GET", "POST")))
 
 
 def log_events(count: int, *, start: datetime, step_seconds: float = 1.0, seed: int = 0) -> list[dict[str, Any]]:

@@ -298,3 +298,49 @@ def test_the_scheduled_pull_function_polls_until_caught_up_and_resumes(auditbrid
     assert json.loads(stored[0]["message"])["eventData"]["recipientAccountId"] == "123456789012"
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert any(b.get("Collector") == "okta" and "CheckpointLagSeconds" in b for b in blobs)
+
+
+def _service_app_key() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private, public
+
+
+@pytest.mark.parametrize("granted", [frozenset({"okta.logs.read"}), frozenset({"okta.users.read"})])
+def test_an_oauth_service_app_signs_its_way_in_and_needs_the_logs_scope(okta, tmp_path, clock, monkeypatch, granted):
+    private, public = _service_app_key()
+    okta.api.register_client("0oa-auditbridge", public, granted)
+    monkeypatch.setenv("OKTA_APP_KEY", private)
+    settings = {"client_id": "0oa-auditbridge", "private_key": "env:OKTA_APP_KEY", "key_id": "k1"}
+    run, lake = run_collector(okta, tmp_path, clock, settings=settings)
+    if "okta.logs.read" in granted:
+        assert run.run().events == 2_500
+        assert len(lake_rows(lake)) == 2_500
+        assert len(okta.api.access_tokens) == 1  # one token, reused for every page
+    else:
+        with pytest.raises(ConfigurationError) as caught:
+            run.run()
+        assert caught.value.code == "OktaUnauthorized" and "okta.logs.read" in (caught.value.hint or "")
+        assert "BEGIN PRIVATE KEY" not in str(caught.value)
+
+
+def test_a_forged_client_assertion_is_refused(okta, tmp_path, clock, monkeypatch):
+    _, public = _service_app_key()
+    other, _ = _service_app_key()
+    okta.api.register_client("0oa-auditbridge", public, frozenset({"okta.logs.read"}))
+    monkeypatch.setenv("OKTA_APP_KEY", other)  # signed with a key Okta does not know
+    run, _ = run_collector(
+        okta, tmp_path, clock, settings={"client_id": "0oa-auditbridge", "private_key": "env:OKTA_APP_KEY"}
+    )
+    with pytest.raises(ConfigurationError):
+        run.run()
