@@ -49,9 +49,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     name = os.environ.get(COLLECTOR_ENV, "").strip()
     table = os.environ.get(CHECKPOINT_TABLE_ENV, "").strip()
     if not name or not table:
-        raise ConfigurationError(
-            f"{COLLECTOR_ENV} and {CHECKPOINT_TABLE_ENV} must be set", code="MissingConfiguration"
-        )
+        raise ConfigurationError(f"{COLLECTOR_ENV} and {CHECKPOINT_TABLE_ENV} must be set", code="MissingConfiguration")
     collectors = get_plugin_manager().collectors()
     if name not in collectors:
         raise ConfigurationError(
