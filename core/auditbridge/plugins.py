@@ -12,7 +12,7 @@ import functools
 import importlib.metadata
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -180,31 +180,29 @@ class PluginManager:
             raise _invalid_plugin(name, distribution, exc) from None
         self._distributions[id(plugin)] = distribution
 
+    def _call_each(self, hook: str, accept: Callable[[Any, Distribution], None]) -> None:
+        """Call ``hook`` on every plugin, one at a time, so that each registration is attributed
+        to its own distribution: ``accept(registered, distribution)`` receives them."""
+        for impl in reversed(getattr(self._pm.hook, hook).get_hookimpls()):
+            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
+
+            def register(item: Any, _dist: Distribution = distribution) -> None:
+                accept(item, _dist)
+
+            impl.function(register=register)
+
     def mapper_registry(self) -> MapperRegistry:
         """Ask every plugin for its mappers, attributing each to its distribution."""
         registry = MapperRegistry()
-        # One call per plugin so each registration is attributed to its own distribution.
-        for impl in reversed(self._pm.hook.register_mappers.get_hookimpls()):
-            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
-
-            def register(mapper: Mapper, _dist: Distribution = distribution) -> None:
-                registry.register(mapper, _dist)
-
-            impl.function(register=register)
+        self._call_each("register_mappers", registry.register)
         return registry
 
     def sink_registry(self) -> SinkRegistry:
         """Ask every plugin for its destination kinds, attributing each to its distribution."""
-        from auditbridge.destinations import SinkKind, SinkRegistry
+        from auditbridge.destinations import SinkRegistry
 
         registry = SinkRegistry()
-        for impl in reversed(self._pm.hook.register_sinks.get_hookimpls()):
-            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
-
-            def register(kind: SinkKind, _dist: Distribution = distribution) -> None:
-                registry.register(kind, _dist)
-
-            impl.function(register=register)
+        self._call_each("register_sinks", registry.register)
         return registry
 
     def collectors(self) -> dict[str, tuple[Collector, Distribution]]:
@@ -212,45 +210,42 @@ class PluginManager:
         from auditbridge.collectors import Collector
 
         found: dict[str, tuple[Collector, Distribution]] = {}
-        for impl in reversed(self._pm.hook.register_collectors.get_hookimpls()):
-            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
 
-            def register(collector: Collector, _dist: Distribution = distribution) -> None:
-                if not isinstance(collector, Collector):
-                    raise ConfigurationError(
-                        f"{_dist} registered {type(collector).__name__}, not a Collector", code="InvalidPlugin"
-                    )
-                if collector.name in found:
-                    raise PluginConflictError(
-                        f"collector {collector.name!r} is registered by {found[collector.name][1]} and by {_dist}",
-                        hint="uninstall one of the two distributions",
-                    )
-                found[collector.name] = (collector, _dist)
+        def accept(collector: Any, distribution: Distribution) -> None:
+            _check_type(collector, Collector, distribution)
+            if collector.name in found:
+                raise _conflict("collector", collector.name, found[collector.name][1], distribution)
+            found[collector.name] = (collector, distribution)
 
-            impl.function(register=register)
+        self._call_each("register_collectors", accept)
         return found
 
     def commands(self) -> list[tuple[Command, Distribution]]:
         """Subcommands plugins add to the command line, with who added them."""
         found: list[tuple[Command, Distribution]] = []
-        for impl in reversed(self._pm.hook.register_commands.get_hookimpls()):
-            distribution = self._distributions.get(id(impl.plugin), UNKNOWN_DISTRIBUTION)
 
-            def register(command: Command, _dist: Distribution = distribution) -> None:
-                if not isinstance(command, Command):
-                    raise ConfigurationError(
-                        f"{_dist} registered {type(command).__name__}, not a Command", code="InvalidPlugin"
-                    )
-                for other, other_dist in found:
-                    if other.name == command.name:
-                        raise PluginConflictError(
-                            f"command {command.name!r} is registered by {other_dist} and by {_dist}",
-                            hint="uninstall one of the two distributions",
-                        )
-                found.append((command, _dist))
+        def accept(command: Any, distribution: Distribution) -> None:
+            _check_type(command, Command, distribution)
+            for other, other_dist in found:
+                if other.name == command.name:
+                    raise _conflict("command", command.name, other_dist, distribution)
+            found.append((command, distribution))
 
-            impl.function(register=register)
+        self._call_each("register_commands", accept)
         return found
+
+
+def _check_type(item: Any, kind: type, distribution: Distribution) -> None:
+    if not isinstance(item, kind):
+        raise ConfigurationError(
+            f"{distribution} registered {type(item).__name__}, not a {kind.__name__}", code="InvalidPlugin"
+        )
+
+
+def _conflict(what: str, name: str, first: Distribution, second: Distribution) -> PluginConflictError:
+    return PluginConflictError(
+        f"{what} {name!r} is registered by {first} and by {second}", hint="uninstall one of the two distributions"
+    )
 
 
 def _invalid_plugin(name: str, distribution: Distribution, exc: pluggy.PluginValidationError) -> ConfigurationError:

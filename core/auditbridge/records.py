@@ -10,9 +10,11 @@ destination's address). Lean: the Lambda imports it.
 
 from __future__ import annotations
 
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Generic, TypeVar
 
 import orjson
 
@@ -34,6 +36,7 @@ EVENT_DATA_MAPS: Final = ("requestParameters", "responseElements", "additionalEv
 #: eventIDs of records are UUIDv5 in this namespace, from the entry id and checksum: the same
 #: event always gets the same eventID, so a retry or a replay can be deduplicated downstream.
 EVENT_ID_NAMESPACE: Final = uuid.UUID("6f1d0c1e-5b43-4e52-9d3e-61756469746b")
+T = TypeVar("T")
 
 
 def as_string_map(value: Any) -> dict[str, str] | None:
@@ -90,3 +93,39 @@ def record_bytes(entry: AuditEvent, *, destination: str, region: str | None, now
         region=region,
     )
     return orjson.dumps(row) + b"\n"
+
+
+class EntryCache(Generic[T]):
+    """Per-entry values a sink computes once (a record's bytes, its timestamp) and drops when sent.
+
+    Bounded: entries measured and never sent (parked, say) would otherwise pile up in a
+    long-running worker. Safe to share between the sending threads of one sink.
+    """
+
+    def __init__(self, limit: int = 100_000) -> None:
+        self.limit = limit
+        self._values: dict[str, T] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(entry: AuditEvent) -> str:
+        return f"{entry.id}\\n{entry.eventDataChecksum or ''}"
+
+    def get(self, entry: AuditEvent, build: Callable[[AuditEvent], T]) -> T:
+        key = self.key(entry)
+        with self._lock:
+            if key in self._values:
+                return self._values[key]
+        value = build(entry)
+        with self._lock:
+            if len(self._values) >= self.limit:
+                self._values.clear()
+            return self._values.setdefault(key, value)
+
+    def put(self, entry: AuditEvent, value: T) -> None:
+        with self._lock:
+            self._values[self.key(entry)] = value
+
+    def forget(self, entry: AuditEvent) -> None:
+        with self._lock:
+            self._values.pop(self.key(entry), None)

@@ -17,7 +17,6 @@ Address: ``cloudwatch-logs:<log group>[?stream=<name>&create=true&timestamp=inge
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ import orjson
 from auditbridge import aws_clients
 from auditbridge.errors import ConfigurationError, PermanentError
 from auditbridge.models import AuditEvent
-from auditbridge.records import record_bytes, record_event_id
+from auditbridge.records import EntryCache, record_bytes, record_event_id
 from auditbridge.sinks import EntryFailure, PutResult, SinkLimits, aws_errors
 
 EVENT_OVERHEAD = 26
@@ -80,9 +79,8 @@ class CloudWatchLogsSink:
         self.address = f"cloudwatch-logs:{log_group}"
         self._client = client
         self._known_streams: set[str] = set()
-        self._records: dict[str, bytes] = {}
-        self._times: dict[str, int] = {}
-        self._lock = threading.Lock()
+        self._records: EntryCache[bytes] = EntryCache(CACHE_LIMIT)
+        self._times: EntryCache[int] = EntryCache(CACHE_LIMIT)
 
     @property
     def client(self) -> Any:
@@ -95,17 +93,9 @@ class CloudWatchLogsSink:
     # -- what the pipeline measures ------------------------------------------------------
 
     def _record(self, entry: AuditEvent) -> bytes:
-        key = f"{entry.id}\n{entry.eventDataChecksum}"
-        with self._lock:
-            found = self._records.get(key)
-        if found is None:
-            found = record_bytes(entry, destination=self.address, region=self.region).rstrip(b"\n")
-            with self._lock:
-                if len(self._records) > CACHE_LIMIT:  # entries measured but never sent (parked, say)
-                    self._records.clear()
-                    self._times.clear()
-                self._records[key] = found
-        return found
+        return self._records.get(
+            entry, lambda e: record_bytes(e, destination=self.address, region=self.region).rstrip(b"\n")
+        )
 
     def record_size(self, entry: AuditEvent) -> int:
         return len(self._record(entry))
@@ -115,19 +105,16 @@ class CloudWatchLogsSink:
         return self._timestamp(entry) / 1000
 
     def _timestamp(self, entry: AuditEvent) -> int:
-        key = f"{entry.id}\n{entry.eventDataChecksum}"
-        with self._lock:
-            if key in self._times:
-                return self._times[key]
+        return self._times.get(entry, self._choose_timestamp)
+
+    def _choose_timestamp(self, entry: AuditEvent) -> int:
         now = time.time()
         chosen = now
         if self.event_time:
             event = _epoch(orjson.loads(entry.eventData).get("eventTime"))
             if event is not None and now - OLDEST_SECONDS < event < now + NEWEST_SECONDS:
                 chosen = event
-        with self._lock:
-            self._times[key] = int(chosen * 1000)
-            return self._times[key]
+        return int(chosen * 1000)
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -142,17 +129,14 @@ class CloudWatchLogsSink:
             response = self._put(stream, events)
             rejected = _rejected_indexes(response.get("rejectedLogEventsInfo") or {}, len(events))
             for index, entry in enumerate(ordered):
-                key = f"{entry.id}\n{entry.eventDataChecksum}"
                 if index in rejected:
                     # Outside the service's window now: sent again later with the sending time.
-                    with self._lock:
-                        self._times[key] = int(time.time() * 1000)
+                    self._times.put(entry, int(time.time() * 1000))
                     result.failed.append(EntryFailure(entry.id, "TooOldForNow", rejected[index]))
                 else:
                     result.successful[entry.id] = record_event_id(entry)
-                    with self._lock:
-                        self._records.pop(key, None)
-                        self._times.pop(key, None)
+                    self._records.forget(entry)
+                    self._times.forget(entry)
         return result
 
     def _stream_for(self, entry: AuditEvent) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from auditbridge import aws_clients
 from auditbridge.errors import ConfigurationError
 from auditbridge.models import AuditEvent
-from auditbridge.records import record_bytes, record_event_id
+from auditbridge.records import EntryCache, record_bytes, record_event_id
 from auditbridge.sinks import EntryFailure, PutResult, SinkLimits, aws_errors
 
 LIMITS = SinkLimits(max_records=500, max_request_bytes=4 * 1024 * 1024, max_record_bytes=1_000 * 1024)
@@ -56,7 +56,7 @@ class FirehoseSink:
         self.region = settings.get("region") or region
         self.address = f"firehose:{stream}"
         self._client = client
-        self._records: dict[str, bytes] = {}
+        self._records: EntryCache[bytes] = EntryCache()
 
     @property
     def client(self) -> Any:
@@ -67,13 +67,7 @@ class FirehoseSink:
         return self._client
 
     def _record(self, entry: AuditEvent) -> bytes:
-        key = f"{entry.id}\n{entry.eventDataChecksum}"
-        found = self._records.get(key)
-        if found is None:
-            if len(self._records) > 100_000:  # measured but never sent (parked, say): a bound
-                self._records.clear()
-            found = self._records[key] = record_bytes(entry, destination=self.address, region=self.region)
-        return found
+        return self._records.get(entry, lambda e: record_bytes(e, destination=self.address, region=self.region))
 
     def record_size(self, entry: AuditEvent) -> int:
         return len(self._record(entry))
@@ -98,7 +92,7 @@ class FirehoseSink:
                 result.failed.append(EntryFailure(entry.id, code, str(answer.get("ErrorMessage", ""))))
             elif answer.get("RecordId"):
                 result.successful[entry.id] = record_event_id(entry)
-                self._records.pop(f"{entry.id}\n{entry.eventDataChecksum}", None)
+                self._records.forget(entry)
         return result
 
     def check(self, dry_run: bool) -> str:
