@@ -278,3 +278,14 @@ def test_routes_come_from_ssm_too(aws, monkeypatch):
     monkeypatch.setenv("AUDITBRIDGE_ROUTES", "ssm:/auditbridge/none")
     with pytest.raises(ConfigurationError, match="cannot read ssm:/auditbridge/none"):
         Settings.from_env()
+
+
+def test_addresses_with_settings_route_to_their_sinks(aws, registry, monkeypatch):
+    from auditbridge.assembly import build_pipeline
+
+    destinations = Destinations.resolve(["cloudwatch-logs:/created?create=true", "firehose:audit"])
+    pipeline = build_pipeline(destinations)
+    assert [d.address for d in pipeline.destinations] == ["cloudwatch-logs:/created", "firehose:audit"]
+    report = pipeline.run(messages(2))
+    assert report.count(Disposition.SENT) == 2
+    assert report.by_destination["cloudwatch-logs:/created"]["sent"] == 2

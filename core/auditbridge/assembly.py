@@ -10,6 +10,7 @@ from auditbridge.dead_letters import DeadLetters, SqsDeadLetterQueue
 from auditbridge.delivered import DeliveredSet, DynamoDBDeliveredSet
 from auditbridge.pipeline import Pipeline
 from auditbridge.plugins import get_mapper_registry, get_sink_registry
+from auditbridge.sinks import address_of
 
 
 def build_pipeline(
@@ -21,20 +22,24 @@ def build_pipeline(
     reserve_seconds: float = 1.0,
     max_in_flight: int = 4,
 ) -> Pipeline:
-    sinks = get_sink_registry()
+    registry = get_sink_registry()
     delivered: DeliveredSet | None = (
         DynamoDBDeliveredSet(destinations.delivered_table) if destinations.delivered_table else None
     )
+    sinks = {address: registry.build(address) for address in destinations.addresses}
+    # Routes name destinations as configured (settings included); the pipeline knows each by its
+    # sink's address, which metrics, parked reasons and the delivered set use.
+    names = {address: address_of(sink) for address, sink in sinks.items()}
     return Pipeline(
         get_mapper_registry(),
-        [sinks.build(address) for address in destinations.addresses],
+        list(sinks.values()),
         recipient_account_id=destinations.recipient_account_id(),
         channel_arn=channel_arn,
         dead_letters=dead_letters,
         log_payloads=log_payloads,
         reserve_seconds=reserve_seconds,
         max_in_flight=max_in_flight,
-        routes=destinations.routes,
+        routes=destinations.routes.renamed(names),
         delivered=delivered,
     )
 

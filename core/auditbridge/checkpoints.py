@@ -30,8 +30,9 @@ class Checkpoint:
     last_event_time: str | None = None
     events: int = 0
     updated_at: str | None = None
-    #: Where the window began (ISO 8601): a resumed run keeps it, whatever ``since`` it is given.
+    #: Where the window began and ends (ISO 8601): a resumed run keeps them, whatever it is given.
     since: str | None = None
+    until: str | None = None
 
 
 class CheckpointConflict(ConfigurationError):
@@ -86,6 +87,7 @@ class FileCheckpoints:
             events=int(found.get("events") or 0),
             updated_at=found.get("updated_at"),
             since=found.get("since"),
+            until=found.get("until"),
         )
 
     def save(self, key: str, checkpoint: Checkpoint, previous: Checkpoint | None) -> None:
@@ -139,6 +141,7 @@ class DynamoDBCheckpoints:
             events=int(item.get("events", {}).get("N", "0")),
             updated_at=item.get("updatedAt", {}).get("S"),
             since=item.get("since", {}).get("S"),
+            until=item.get("until", {}).get("S"),
         )
 
     def save(self, key: str, checkpoint: Checkpoint, previous: Checkpoint | None) -> None:
@@ -150,6 +153,7 @@ class DynamoDBCheckpoints:
             ("lastEventTime", checkpoint.last_event_time),
             ("updatedAt", checkpoint.updated_at),
             ("since", checkpoint.since),
+            ("until", checkpoint.until),
         ):
             if value is not None:
                 item[name] = {"S": value}

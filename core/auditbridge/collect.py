@@ -95,9 +95,12 @@ class CollectRun:
         progress = CollectProgress()
         previous = self.checkpoints.load(self.key)
         progress.last_event_time = previous.last_event_time if previous else None
-        if previous is not None and previous.since:
-            # A resumed window keeps its start: the cursor belongs to it.
-            self.since = datetime.fromisoformat(previous.since)
+        if previous is not None:
+            # A resumed window keeps its start and end: the cursor belongs to them.
+            if previous.since:
+                self.since = datetime.fromisoformat(previous.since)
+            if previous.until:
+                self.until = datetime.fromisoformat(previous.until)
         attempts = 0
         while not self._should_stop(progress):
             request = FetchRequest(
@@ -180,6 +183,7 @@ class CollectRun:
             events=(previous.events if previous else 0) + len(page.events),
             updated_at=datetime.fromtimestamp(self.clock.now(), UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             since=self.since.isoformat() if self.since else None,
+            until=self.until.isoformat() if self.until else None,
         )
         self.checkpoints.save(self.key, saved, previous)
         progress.pages += 1

@@ -135,6 +135,13 @@ class Routes:
         """Every destination any route names, in first-seen order."""
         return list(dict.fromkeys(address for targets in self.table.values() for address in targets))
 
+    def renamed(self, names: Mapping[str, str]) -> Routes:
+        """The same routes with addresses renamed (an address with settings to its sink's address)."""
+        return Routes(
+            {pattern: tuple(names.get(a, a) for a in targets) for pattern, targets in self.table.items()},
+            dict(self.lines),
+        )
+
     def destinations_for(self, source: str | None) -> tuple[str, ...]:
         """The addresses ``source`` goes to; empty when no route matches."""
         key = source or ""

@@ -65,7 +65,10 @@ def run_backfill(args: argparse.Namespace) -> int:
     since = _time(args.since, "--since")
     until = _time(args.until, "--until") if args.until else now
     check_window(since, until, now)
-    return _run(args, since, until, key=f"okta|{org_url(args.org)}|{since.isoformat()}|{until.isoformat()}")
+    # Without --until the window ends when it first ran: the checkpoint keeps that end, so the
+    # same command run again resumes the same window.
+    end = until.isoformat() if args.until else "first-run"
+    return _run(args, since, until, key=f"okta|{org_url(args.org)}|{since.isoformat()}|{end}")
 
 
 def run_poll(args: argparse.Namespace) -> int:
