@@ -46,9 +46,12 @@ TABLES: dict[StoreKind, tuple[str, dict[str, str]]] = {
 }
 #: What makes two rows the same event: for integration events, eventSource and UID (as
 #: CloudTrail Lake's partners define it); for CloudTrail's own, the eventID.
-DEDUP_KEYS: dict[StoreKind, Callable[[str], str]] = {
-    "partner": lambda alias: f"{alias}.eventData.eventSource, {alias}.eventData.UID",
-    "cloudtrail": lambda alias: f"{alias}.eventID",
+DEDUP_KEYS: dict[StoreKind, tuple[tuple[str, Callable[[dict[str, Any]], Any]], ...]] = {
+    "partner": (
+        ("eventData.eventSource", lambda row: (row.get("eventData") or {}).get("eventSource")),
+        ("eventData.UID", lambda row: (row.get("eventData") or {}).get("UID")),
+    ),
+    "cloudtrail": (("eventID", lambda row: row.get("eventID")),),
 }
 #: How long to wait for another process (say, ``auditbridge lake serve``) to release the file.
 LOCK_WAIT_SECONDS = 15.0
@@ -282,23 +285,30 @@ class LocalLake:
         table, columns = TABLES[kind]
         # DuckDB reads newline-delimited JSON straight into nested STRUCT and MAP columns,
         # far faster than binding rows one by one.
+        # Idempotent by event: a row whose key the store holds already, or that comes twice in
+        # the batch, is stored once, so re-running the same input is safe. Twice in the batch is
+        # settled here; already held, by an anti join (a window function in SQL costs double).
+        keys = DEDUP_KEYS[kind]
+        seen: set[tuple[Any, ...]] = set()
         handle, name = tempfile.mkstemp(suffix=".jsonl", prefix="auditbridge-")
         try:
             with os.fdopen(handle, "wb") as out:
                 for row in rows:
+                    key = (row.get("store_id"), *(extract(row) for _, extract in keys))
+                    if None not in key:
+                        if key in seen:
+                            continue
+                        seen.add(key)
                     out.write(orjson.dumps(row) + b"\n")
+            held = ", ".join(f"{path} AS k{i}" for i, (path, _) in enumerate(keys))
+            matches = " AND ".join(f"h.k{i} = n.{path}" for i, (path, _) in enumerate(keys))
             with self.connect() as con:
                 con.execute("BEGIN TRANSACTION")
                 try:
-                    # Idempotent by event: a row whose key the store holds already, or that comes
-                    # twice in the batch, is stored once, so re-running the same input is safe.
-                    key = DEDUP_KEYS[kind]
                     con.execute(
-                        f"INSERT INTO {table} SELECT * EXCLUDE (auditbridge_rank) FROM ("  # noqa: S608
-                        f"SELECT n.*, row_number() OVER (PARTITION BY n.store_id, {key('n')}) AS auditbridge_rank "
-                        f"FROM read_json(?, format='newline_delimited', columns={columns_spec(columns)}) AS n"
-                        f") AS n WHERE auditbridge_rank = 1 AND NOT EXISTS (SELECT 1 FROM {table} AS t "
-                        f"WHERE t.store_id = n.store_id AND ({key('t')}) IS NOT DISTINCT FROM ({key('n')}))",
+                        f"INSERT INTO {table} SELECT n.* FROM read_json(?, format='newline_delimited', "  # noqa: S608
+                        f"columns={columns_spec(columns)}) AS n ANTI JOIN (SELECT store_id, {held} FROM {table}) AS h "
+                        f"ON h.store_id = n.store_id AND {matches}",
                         [name],
                     )
                     con.execute("COMMIT")
