@@ -9,6 +9,7 @@ from auditbridge import aws_clients
 from auditbridge.config import ChannelArn
 from auditbridge.models import AuditEvent
 from auditbridge.sinks import PUT_AUDIT_EVENTS_LIMITS, EntryFailure, PutResult, aws_errors
+from auditbridge.sinks.cloudtrail_data_http import AnswerError, DirectPutAuditEvents
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudtrail_data import CloudTrailDataServiceClient
@@ -33,12 +34,12 @@ CONFIGURATION_HINT = (
 
 
 class CloudTrailLakeSink:
-    """Sends entries to a CloudTrail Lake channel with one reused boto3 client.
+    """Sends entries to a CloudTrail Lake channel: signed requests over one pooled session.
 
-    The client's region comes from the channel ARN; ``AWS_ENDPOINT_URL_CLOUDTRAIL_DATA``
-    (or ``AWS_ENDPOINT_URL``) points it elsewhere, for the loopback endpoint in tests.
-    botocore's own retries are off: the pipeline retries only what failed, so an entry that
-    succeeded is never sent twice.
+    The Region comes from the channel ARN; ``AWS_ENDPOINT_URL_CLOUDTRAIL_DATA`` (or
+    ``AWS_ENDPOINT_URL``) points it elsewhere, for the loopback endpoint in tests. Nothing
+    retries below the pipeline, which retries only what failed, so an entry that succeeded is
+    never sent twice. Given a boto3 ``client``, it sends through that instead (same answers).
     """
 
     name = "cloudtrail-lake"
@@ -54,6 +55,7 @@ class CloudTrailLakeSink:
         self.external_id = external_id
         self._client = client
         self.address = f"cloudtrail-lake:{channel.arn}"
+        self._direct: DirectPutAuditEvents | None = None
 
     @property
     def client(self) -> CloudTrailDataServiceClient:
@@ -71,17 +73,23 @@ class CloudTrailLakeSink:
         return self._client
 
     def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:
+        """Below botocore's client unless one was given (:mod:`auditbridge.sinks.cloudtrail_data_http`)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        kwargs: dict[str, Any] = {
-            "channelArn": self.channel.arn,
-            "auditEvents": [entry.to_request_entry() for entry in entries],
-        }
-        if self.external_id:
-            kwargs["externalId"] = self.external_id
         try:
-            response = self.client.put_audit_events(**kwargs)
-        except ClientError as exc:
+            if self._client is not None:
+                kwargs: dict[str, Any] = {
+                    "channelArn": self.channel.arn,
+                    "auditEvents": [entry.to_request_entry() for entry in entries],
+                }
+                if self.external_id:
+                    kwargs["externalId"] = self.external_id
+                response: dict[str, Any] = dict(self._client.put_audit_events(**kwargs))
+            else:
+                if self._direct is None:
+                    self._direct = DirectPutAuditEvents(self.channel, self.external_id)
+                response = self._direct.send(entries)
+        except (ClientError, AnswerError) as exc:
             raise classify_client_error(exc) from exc
         except BotoCoreError as exc:
             raise classify_botocore_error(exc) from exc
