@@ -20,6 +20,7 @@ Keep this module's imports lean: it is the cold-start path.
 from __future__ import annotations
 
 import functools
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,11 @@ class Runtime:
 def runtime() -> Runtime:
     """Built once per execution environment: settings, plugins, clients."""
     settings = Settings.from_env()
-    return Runtime(settings, pipeline_from_settings(settings, reserve_seconds=RESERVE_SECONDS))
+    built = Runtime(settings, pipeline_from_settings(settings, reserve_seconds=RESERVE_SECONDS))
+    # Everything loaded so far lives as long as the execution environment: keep the garbage
+    # collector from walking it again at every collection of a batch's objects.
+    gc.freeze()
+    return built
 
 
 def deadline_for(context: Any) -> Deadline:
