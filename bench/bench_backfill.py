@@ -49,7 +49,7 @@ def main() -> None:
 def run(url: str, count: int) -> None:
     import os
 
-    from auditbridge.assembly import build_pipeline
+    from auditbridge.assembly import build_pipeline, local_lakes_held
     from auditbridge.checkpoints import FileCheckpoints
     from auditbridge.collect import CollectRun
     from auditbridge.collectors import Collector, FetchRequest, Page
@@ -90,7 +90,7 @@ def run(url: str, count: int) -> None:
         )
         now = datetime.now(UTC)
         started = time.perf_counter()
-        progress = CollectRun(
+        backfill = CollectRun(
             collector,
             pipeline,
             FileCheckpoints(Path(folder) / "checkpoints.json"),
@@ -99,7 +99,9 @@ def run(url: str, count: int) -> None:
             now,
             settings={"org": url},
             account="000000000000",
-        ).run()
+        )
+        with local_lakes_held(pipeline):
+            progress = backfill.run()
         elapsed = time.perf_counter() - started
     print(
         f"backfill  {progress.events:,} events in {progress.pages:,} pages of 1,000: "

@@ -5,6 +5,9 @@ The Lambda handler and the worker both build their pipeline here, so they delive
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from auditbridge.config import Destinations, Settings
 from auditbridge.dead_letters import DeadLetters, SqsDeadLetterQueue
 from auditbridge.delivered import DeliveredSet, DynamoDBDeliveredSet
@@ -53,3 +56,15 @@ def pipeline_from_settings(settings: Settings, *, reserve_seconds: float) -> Pip
         reserve_seconds=reserve_seconds,
         max_in_flight=settings.max_in_flight,
     )
+
+
+@contextlib.contextmanager
+def local_lakes_held(pipeline: Pipeline) -> Iterator[None]:
+    """One connection to each local-lake destination for the whole block, as ``ingest`` keeps:
+    opening the file for every request costs more than writing it."""
+    with contextlib.ExitStack() as held:
+        for destination in pipeline.destinations:
+            lake = getattr(destination.sink, "lake", None)
+            if lake is not None:
+                held.enter_context(lake.hold())
+        yield

@@ -22,6 +22,7 @@ class LocalLakeSink:
     limits = PUT_AUDIT_EVENTS_LIMITS
 
     def __init__(self, lake: LocalLake, store: EventDataStore, channel_arn: str | None = None) -> None:
+        self.lake = lake
         self.store = store
         self.channel_arn = channel_arn or store.channel_arn
         self.address = f"local:{lake.path}"

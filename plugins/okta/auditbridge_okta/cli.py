@@ -79,7 +79,7 @@ def run_poll(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, since: datetime, until: datetime | None, *, key: str) -> int:
-    from auditbridge.assembly import build_pipeline
+    from auditbridge.assembly import build_pipeline, local_lakes_held
     from auditbridge.checkpoints import FileCheckpoints
     from auditbridge.collect import Clock, CollectRun
     from auditbridge.config import Destinations
@@ -115,7 +115,8 @@ def _run(args: argparse.Namespace, since: datetime, until: datetime | None, *, k
         clock=clock,
         on_page=progress_line.update if progress_line else None,
     )
-    progress = run.run()
+    with local_lakes_held(pipeline):
+        progress = run.run()
     if progress_line is not None:
         progress_line.finish()
     print(progress.describe())
