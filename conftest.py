@@ -18,6 +18,13 @@ settings.load_profile("default")
 CALLER_VARIABLES = ("AUDITBRIDGE_", "AWS_", "POWERTOOLS_")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Before collection too: test modules build registries (mapper contracts) when imported."""
+    for name in list(os.environ):
+        if name.startswith(CALLER_VARIABLES):
+            del os.environ[name]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--fuzz-cases",
