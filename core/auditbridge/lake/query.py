@@ -10,6 +10,7 @@ reach files.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, UnsupportedError
 
 from auditbridge.errors import AuditBridgeError, Stage
-from auditbridge.lake.store import LocalLake
+from auditbridge.lake.store import EventDataStore, LocalLake
 
 _STORE_REF = re.compile(
     r"(?P<keyword>(?:\b(?:FROM|JOIN)|,)\s*)"
@@ -29,6 +30,7 @@ _STORE_REF = re.compile(
     re.IGNORECASE,
 )
 _PLACEHOLDER = "__store_ref_{}"
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 READ_ONLY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except, exp.Subquery)
 
 
@@ -49,16 +51,48 @@ class QueryResult:
 
 
 def translate(sql: str, lake: LocalLake) -> str:
-    """CloudTrail Lake SQL to the DuckDB SQL that runs it on ``lake``."""
+    """CloudTrail Lake SQL to the DuckDB SQL that runs it on ``lake``.
+
+    Translations are cached per statement and set of stores: a repeated query skips sqlglot.
+    """
+    stores = tuple(lake.stores())
     try:
-        return _translate(sql, lake)
+        return _cached_translation(sql, stores)
     except RecursionError:
         raise QueryError(
             "the query is nested too deeply to translate", code="QueryTooComplex", hint="simplify the query"
         ) from None
 
 
-def _translate(sql: str, lake: LocalLake) -> str:
+@functools.lru_cache(maxsize=256)
+def _cached_translation(sql: str, stores: tuple[EventDataStore, ...]) -> str:
+    return _translate(sql, _KnownStores(stores))
+
+
+class _KnownStores:
+    """What translation needs of a lake: its stores, as they were when the query came."""
+
+    def __init__(self, stores: tuple[EventDataStore, ...]) -> None:
+        self._stores = list(stores)
+
+    def stores(self) -> list[EventDataStore]:
+        return list(self._stores)
+
+    def get_store(self, reference: str) -> EventDataStore:
+        wanted = reference.rsplit("/", 1)[-1] if reference.startswith("arn:") else reference
+        wanted = wanted.lower() if _UUID_RE.match(wanted) else wanted
+        for store in self._stores:
+            if wanted in (store.id, store.name):
+                return store
+        known = ", ".join(s.id for s in self._stores) or "none yet"
+        raise QueryError(
+            f"no event data store {reference!r}; known stores: {known}",
+            code="EventDataStoreNotFound",
+            hint="`auditbridge lake list` shows them",
+        )
+
+
+def _translate(sql: str, lake: _KnownStores) -> str:
     references: list[str] = []
 
     def placeholder(match: re.Match[str]) -> str:
@@ -127,8 +161,8 @@ def run_query(
         raise QueryError(
             f"--memory-limit {memory_limit[:20]!r} is not a size such as 512MB or 2GB", code="InvalidArgument"
         )
-    translated = translate(sql, lake)
-    with lake.connect(read_only=True) as con:
+    with lake.reading() as con:  # one connection for the stores' lookup and the query itself
+        translated = translate(sql, lake)
         cursor = con.cursor()
         timer = threading.Timer(timeout, cursor.interrupt)
         try:

@@ -99,6 +99,7 @@ class LocalLake:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else default_lake_path()
         self._held: duckdb.DuckDBPyConnection | None = None
+        self._reading: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
 
     # -- connections ---------------------------------------------------------------------
@@ -114,6 +115,9 @@ class LocalLake:
             if self._held is not None:
                 yield self._held
                 return
+            if read_only and self._reading is not None:
+                yield self._reading
+                return
             if read_only and not self.path.exists():
                 raise ConfigurationError(
                     f"no lake at {self.path}", code="LakeNotFound", hint="ingest events first, or pass --lake PATH"
@@ -125,6 +129,18 @@ class LocalLake:
                 yield connection
             finally:
                 connection.close()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One read-only connection for every read in the block (a query: its stores and its rows)."""
+        with self.connect(read_only=True) as connection:
+            with self._lock:
+                self._reading = connection
+            try:
+                yield connection
+            finally:
+                with self._lock:
+                    self._reading = None
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[LocalLake]:
