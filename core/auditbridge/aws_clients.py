@@ -72,3 +72,25 @@ def explain(exc: BaseException) -> str | None:
             return f"{operation}: the queue does not exist; check the queue URL (`aws sqs get-queue-url` prints it)"
         return f"{operation}: {code}: {error.get('Message', '')}".rstrip(": ")
     return f"{type(exc).__name__}: {exc}"
+
+
+class LazyClient:
+    """A class attribute giving each instance its client, made on first use.
+
+    The instance keeps it in ``_client`` (so a client passed in wins) and may name its
+    Region in ``region``::
+
+        class FirehoseSink:
+            client = LazyClient("firehose", read_timeout=30)
+    """
+
+    def __init__(self, service: str, **options: Any) -> None:
+        self.service = service
+        self.options = options
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        if instance._client is None:
+            instance._client = client(self.service, region=getattr(instance, "region", None), **self.options)
+        return instance._client

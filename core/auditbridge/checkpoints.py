@@ -120,11 +120,7 @@ class DynamoDBCheckpoints:
         self.table = table
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.client("dynamodb", read_timeout=10)
-        return self._client
+    client = aws_clients.LazyClient("dynamodb", read_timeout=10)
 
     def load(self, key: str) -> Checkpoint | None:
         from botocore.exceptions import BotoCoreError, ClientError

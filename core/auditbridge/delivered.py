@@ -50,11 +50,7 @@ class DynamoDBDeliveredSet:
         self.ttl_seconds = ttl_days * 86400
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.client("dynamodb", read_timeout=10)
-        return self._client
+    client = aws_clients.LazyClient("dynamodb", read_timeout=10)
 
     def already(self, address: str, ids: Sequence[str]) -> set[str]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -82,13 +82,7 @@ class CloudWatchLogsSink:
         self._records: EntryCache[bytes] = EntryCache(CACHE_LIMIT)
         self._times: EntryCache[int] = EntryCache(CACHE_LIMIT)
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.client(
-                "logs", region=self.region, read_timeout=30, retries={"total_max_attempts": 1}
-            )
-        return self._client
+    client = aws_clients.LazyClient("logs", read_timeout=30, retries={"total_max_attempts": 1})
 
     # -- what the pipeline measures ------------------------------------------------------
 

@@ -58,13 +58,7 @@ class FirehoseSink:
         self._client = client
         self._records: EntryCache[bytes] = EntryCache()
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = aws_clients.client(
-                "firehose", region=self.region, read_timeout=30, retries={"total_max_attempts": 1}
-            )
-        return self._client
+    client = aws_clients.LazyClient("firehose", read_timeout=30, retries={"total_max_attempts": 1})
 
     def _record(self, entry: AuditEvent) -> bytes:
         return self._records.get(entry, lambda e: record_bytes(e, destination=self.address, region=self.region))
