@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from auditbridge.errors import (
@@ -32,6 +32,9 @@ from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, RETRIABLE_ENTRY_CODES, 
 log = logging.getLogger(__name__)
 
 Request = list[AuditEvent]
+SendAnswer = PutResult | AuditBridgeError
+#: A request sent ahead (:mod:`auditbridge.send_ahead`) and its answer to come.
+Started = tuple[Request, Future[SendAnswer]]
 
 
 @dataclass(slots=True)
@@ -69,12 +72,28 @@ class Delivery:
         self.max_in_flight = max(1, max_in_flight)
         self._executor: ThreadPoolExecutor | None = None
 
-    def deliver(self, entries: Sequence[AuditEvent], deadline: Deadline) -> DeliveryReport:
+    def deliver(
+        self, entries: Sequence[AuditEvent], deadline: Deadline, started: Sequence[Started] = ()
+    ) -> DeliveryReport:
+        """Deliver ``entries``, and take in the answers of the requests ``started`` ahead of them.
+
+        The started requests count as the first wave of the first round: their failures are
+        retried with the rest, and a configuration error among them stops the batch.
+        """
         report = DeliveryReport()
-        pending = self._pack(entries)
+        state = _Round()
+        pending: list[Request] = []
+        if started:
+            report.requests += len(started)
+            for request, future in started:
+                pending.extend(self._record(report, state, request, future.result()))
+            if report.configuration_error is not None:
+                unsent = [e for r in pending for e in r] + list(entries) + state.to_retry
+                self._stop(report, report.configuration_error, unsent)
+                return report
+        pending.extend(self._pack(entries))
         attempt = 1
-        while pending:
-            state = _Round()
+        while pending or state.to_retry:
             while pending:
                 wave, pending = pending[: self.max_in_flight], pending[self.max_in_flight :]
                 answers = self._send_wave(wave)
@@ -100,19 +119,27 @@ class Delivery:
             attempt += 1
             report.retries.update(entry.id for entry in state.to_retry)
             pending = self._pack(state.to_retry)
+            state = _Round()
         return report
 
     def _pack(self, entries: Sequence[AuditEvent]) -> list[Request]:
         return pack_for(self.sink, entries)
 
-    def _send_wave(self, wave: list[Request]) -> list[PutResult | AuditBridgeError]:
-        if len(wave) == 1:
-            return [self._send(wave[0])]
+    def start(self, request: Request) -> Future[SendAnswer]:
+        """Send ``request`` on a sender thread; the answer never raises (see :meth:`_send`)."""
+        return self._threads().submit(self._send, request)
+
+    def _threads(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self.max_in_flight, thread_name_prefix="auditbridge-send")
-        return list(self._executor.map(self._send, wave))
+        return self._executor
 
-    def _send(self, request: Request) -> PutResult | AuditBridgeError:
+    def _send_wave(self, wave: list[Request]) -> list[SendAnswer]:
+        if len(wave) == 1:
+            return [self._send(wave[0])]
+        return list(self._threads().map(self._send, wave))
+
+    def _send(self, request: Request) -> SendAnswer:
         try:
             return self.sink.put_audit_events(request)
         except AuditBridgeError as exc:
@@ -123,9 +150,7 @@ class Delivery:
             log.exception("sink %s failed unexpectedly", self.sink.name)
             return RetriableError(f"the {self.sink.name} sink failed: {type(exc).__name__}: {exc}", code="SinkFailed")
 
-    def _record(
-        self, report: DeliveryReport, state: _Round, request: Request, answer: PutResult | AuditBridgeError
-    ) -> list[Request]:
+    def _record(self, report: DeliveryReport, state: _Round, request: Request, answer: SendAnswer) -> list[Request]:
         """Take in one request's answer; return requests to send in the same round."""
         if isinstance(answer, RetriableError):
             state.retry(request, answer)

@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from auditbridge.delivered import DeliveredSet
-from auditbridge.delivery import Delivery, DeliveryReport
+from auditbridge.delivery import Delivery, DeliveryReport, Started
 from auditbridge.destinations import Routes
 from auditbridge.errors import AuditBridgeError, ConfigurationError, PermanentError, RetriableError, SchemaViolation
 from auditbridge.models import AuditEvent
 from auditbridge.retry import Deadline
+from auditbridge.send_ahead import SendAhead, sent_ahead
 from auditbridge.sinks import Sink, fits, limits_of, record_size
 
 log = logging.getLogger(__name__)
@@ -63,8 +64,13 @@ class FanOut:
         self.broken: dict[str, ConfigurationError] = {}
 
     def deliver(
-        self, entries: Mapping[str, AuditEvent], sources: Mapping[str, str | None], deadline: Deadline
+        self,
+        entries: Mapping[str, AuditEvent],
+        sources: Mapping[str, str | None],
+        deadline: Deadline,
+        ahead: SendAhead | None = None,
     ) -> FanOutReport:
+        """Deliver ``entries``; those in requests ``ahead`` started are not sent again, only answered."""
         report = FanOutReport(verdicts={entry_id: Verdict() for entry_id in entries})
         by_address: dict[str, list[AuditEvent]] = {}
         for entry_id, entry in entries.items():
@@ -74,11 +80,17 @@ class FanOut:
             for address in routed:
                 by_address.setdefault(address, []).append(entry)
         for address, routed_entries in by_address.items():
-            self._deliver_to(self.destinations[address], routed_entries, deadline, report)
+            started = ahead.started(address) if ahead is not None else []
+            self._deliver_to(self.destinations[address], routed_entries, deadline, report, started)
         return report
 
     def _deliver_to(
-        self, destination: Destination, entries: list[AuditEvent], deadline: Deadline, report: FanOutReport
+        self,
+        destination: Destination,
+        entries: list[AuditEvent],
+        deadline: Deadline,
+        report: FanOutReport,
+        started: Sequence[Started] = (),
     ) -> None:
         address = destination.address
         stats = report.by_destination.setdefault(address, Counter())
@@ -89,7 +101,10 @@ class FanOut:
             else:
                 stats["rejected"] += 1
                 self._fail(report, entry.id, _too_large(destination, entry))
-        if address in self.broken:
+        if started:  # already on their way: only their answers are to be taken in
+            ahead = sent_ahead(started)
+            sendable = [entry for entry in sendable if entry.id not in ahead]
+        if address in self.broken and not started:
             for entry in sendable:
                 self._fail(report, entry.id, self.broken[address])
             return
@@ -104,7 +119,7 @@ class FanOut:
                 return
         stats["already"] += len(already)
         to_send = [entry for entry in sendable if entry.id not in already]
-        result = destination.delivery.deliver(to_send, deadline) if to_send else DeliveryReport()
+        result = destination.delivery.deliver(to_send, deadline, started) if to_send or started else DeliveryReport()
         if self.delivered is not None and result.sent:
             self.delivered.record(address, list(result.sent))
         stats["sent"] += len(result.sent)

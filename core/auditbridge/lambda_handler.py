@@ -80,7 +80,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(records, list):
         raise ValueError("the ingest function expects an SQS event with a 'Records' list")
     pipeline = runtime().pipeline
-    prepared = [_prepare(pipeline, record, index) for index, record in enumerate(records)]
+    # Prepared as the pipeline takes them: full requests go out while the rest is prepared.
+    prepared = (_prepare(pipeline, record, index) for index, record in enumerate(records))
     report = pipeline.deliver(prepared, deadline_for(context))
     publish_metrics(report)
     failures = [

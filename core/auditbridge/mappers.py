@@ -64,6 +64,6 @@ def entry_id_for(uid: str) -> str:
     The source's own id when the service accepts it as is; otherwise a stable digest of it,
     so that a re-delivered event always gets the same id (and never a random one).
     """
-    if len(uid) <= 128 and _ENTRY_ID_RE.match(uid):
+    if len(uid) <= 128 and _ENTRY_ID_RE.fullmatch(uid):
         return uid
     return "sha256-" + hashlib.sha256(uid.encode("utf-8")).hexdigest()

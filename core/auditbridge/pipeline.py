@@ -30,6 +30,7 @@ from auditbridge.models import AuditEvent
 from auditbridge.plugins import MapperRegistry
 from auditbridge.preparation import EventPreparer, Prepared, Rejected
 from auditbridge.retry import Deadline, RetryPolicy
+from auditbridge.send_ahead import SendAhead
 from auditbridge.sinks import Sink, address_of
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class Pipeline:
             raise ConfigurationError(
                 f"a destination is listed twice: {', '.join(addresses)}", code="InvalidDestination"
             )
+        self._deliveries = {destination.address: destination.delivery for destination in self.destinations}
         self.routes = routes or Routes.everything_to(addresses)
         unknown = [address for address in self.routes.addresses if address not in addresses]
         if unknown:
@@ -124,28 +126,43 @@ class Pipeline:
 
     # -- pack, send, park ---------------------------------------------------------------
 
-    def deliver(self, items: Sequence[Prepared | Rejected], deadline: Deadline) -> BatchReport:
-        """Send what was prepared, park what never can be, and report every message."""
+    def deliver(self, items: Iterable[Prepared | Rejected], deadline: Deadline) -> BatchReport:
+        """Send what was prepared, park what never can be, and report every message.
+
+        ``items`` may be a generator that prepares as it goes: full requests are sent while
+        the rest is still being prepared (:mod:`auditbridge.send_ahead`).
+        """
         report = BatchReport()
         outcomes: dict[int, Outcome] = {}
         to_park: list[tuple[int, Parcel]] = []
+        # A delivered set must be read before anything is sent: then nothing goes ahead.
+        ahead = None if self.delivered is not None else SendAhead(self._deliveries, self.routes)
 
         # One entry per distinct (id, bytes): a duplicate delivery is sent once and every
         # copy is acknowledged with it. The same id with other bytes goes in a later round.
         rounds: list[dict[str, list[int]]] = []
         entries: list[dict[str, AuditEvent]] = []
+        listed: list[Prepared | Rejected] = []
         for index, item in enumerate(items):
+            listed.append(item)
             try:
-                self._enrol(index, item, rounds, entries, outcomes, to_park)
+                first = self._enrol(index, item, rounds, entries, outcomes, to_park)
             except Exception as exc:  # a bug must cost only its own record
                 error = internal_error(exc, Stage.SEND, source=item.source)
                 log.error("internal error, message %s: %s", item.message.message_id, error.describe())
                 self._reject(index, item.message, error, outcomes, to_park)
+                continue
+            if first and ahead is not None and isinstance(item, Prepared):
+                try:
+                    ahead.offer(item.entry, item.source)
+                except Exception as exc:  # a bug: the entry simply waits for the ordinary path
+                    log.error("internal error sending ahead: %s", internal_error(exc, Stage.SEND).describe())
+        items = listed
 
         fanout = FanOut(self.destinations, self.routes, self.delivered)
-        for round_entries, round_members in zip(entries, rounds, strict=True):
+        for round_number, (round_entries, round_members) in enumerate(zip(entries, rounds, strict=True)):
             sources = {entry_id: items[indexes[0]].source for entry_id, indexes in round_members.items()}
-            delivered = fanout.deliver(round_entries, sources, deadline)
+            delivered = fanout.deliver(round_entries, sources, deadline, ahead if round_number == 0 else None)
             report.requests += delivered.requests
             report.retried_entries += delivered.retried_entries
             report.configuration_error = report.configuration_error or delivered.configuration_error
@@ -185,24 +202,32 @@ class Pipeline:
         entries: list[dict[str, AuditEvent]],
         outcomes: dict[int, Outcome],
         to_park: list[tuple[int, Parcel]],
-    ) -> None:
-        """Reject ``item`` or place its entry in the first round that does not hold its id yet."""
+    ) -> bool:
+        """Reject ``item`` or place its entry in the first round that does not hold its id yet.
+
+        True when the entry is the first of its id in the batch (the first round's).
+        """
         if isinstance(item, Rejected):
             self._reject(index, item.message, item.error, outcomes, to_park)
-            return
+            return False
+        entry = item.entry
         for round_index in range(len(rounds) + 1):
             if round_index == len(rounds):
                 rounds.append({})
                 entries.append({})
-            claimed = entries[round_index].get(item.entry.id)
-            if claimed is None or claimed.eventDataChecksum == item.entry.eventDataChecksum:
-                entries[round_index][item.entry.id] = item.entry
-                rounds[round_index].setdefault(item.entry.id, []).append(index)
-                return
+            claimed = entries[round_index].get(entry.id)
+            if claimed is None:
+                entries[round_index][entry.id] = entry
+                rounds[round_index][entry.id] = [index]
+                return round_index == 0
+            if claimed.eventDataChecksum == entry.eventDataChecksum:
+                rounds[round_index][entry.id].append(index)
+                return False
+        return False  # not reached: the last round is always new
 
     def run(self, messages: Iterable[InboundMessage], deadline: Deadline | None = None) -> BatchReport:
         """Prepare and deliver a batch in one call (the worker and the CLI)."""
-        return self.deliver([self.prepare(message) for message in messages], deadline or Deadline.none())
+        return self.deliver((self.prepare(message) for message in messages), deadline or Deadline.none())
 
     def _reject(
         self,

@@ -169,13 +169,13 @@ class CloudTrailDataService:
     def _channel(self, channel_arn: str | None, external_id: str | None) -> Channel:
         if not channel_arn:
             raise ServiceError(400, "ValidationException", "channelArn is required")
-        if _CHANNEL_ARN_RE.match(channel_arn):
+        if _CHANNEL_ARN_RE.fullmatch(channel_arn):
             arn = normalize_channel_arn(channel_arn)
             channel = self.channels.get(arn)
             if channel is None and self.auto_create_channels:
                 channel = Channel(arn)
                 self.channels[arn] = channel
-        elif _CHANNEL_ID_RE.match(channel_arn):
+        elif _CHANNEL_ID_RE.fullmatch(channel_arn):
             wanted = normalize_channel_id(channel_arn)
             matches = [c for c in self.channels.values() if c.channel_id == wanted]
             if len(matches) > 1:
@@ -187,7 +187,7 @@ class CloudTrailDataService:
             raise ServiceError(400, "InvalidChannelARN", f"The channel ARN {channel_arn} is not valid.")
         if channel is None:
             raise ServiceError(404, "ChannelNotFound", f"The channel {channel_arn} was not found.")
-        if external_id is not None and not (2 <= len(external_id) <= 1224 and _EXTERNAL_ID_RE.match(external_id)):
+        if external_id is not None and not (2 <= len(external_id) <= 1224 and _EXTERNAL_ID_RE.fullmatch(external_id)):
             raise ServiceError(400, "ValidationException", "externalId does not satisfy its constraints")
         if channel.external_id is not None and external_id != channel.external_id:
             raise ServiceError(403, "ChannelInsufficientPermission", "The caller is not allowed to use this channel.")
@@ -201,7 +201,7 @@ class CloudTrailDataService:
             if not isinstance(entry, dict) or not isinstance(entry.get("eventData"), str):
                 raise ServiceError(400, "ValidationException", "Every audit event needs id and eventData strings.")
             entry_id = entry.get("id")
-            if not isinstance(entry_id, str) or not 1 <= len(entry_id) <= 128 or not _ID_RE.match(entry_id):
+            if not isinstance(entry_id, str) or not 1 <= len(entry_id) <= 128 or not _ID_RE.fullmatch(entry_id):
                 raise ServiceError(400, "ValidationException", "Audit event id does not satisfy its constraints.")
             if entry_id in seen:
                 raise ServiceError(400, "DuplicatedAuditEventId", f"Duplicated audit event id {entry_id}.")
@@ -319,7 +319,7 @@ def _check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | No
             if len(orjson.dumps(data[name])) > limit:
                 return "FieldTooLong", f"{name} exceeds {limit} bytes"
     event_time = data["eventTime"]
-    if not isinstance(event_time, str) or not _EVENT_TIME_RE.match(event_time) or not _real_time(event_time):
+    if not isinstance(event_time, str) or not _EVENT_TIME_RE.fullmatch(event_time) or not _real_time(event_time):
         return "InvalidData", "eventTime must be yyyy-MM-ddTHH:mm:ssZ"
     if "sourceIPAddress" in data and not _is_ip_address(data["sourceIPAddress"]):
         return "InvalidData", "sourceIPAddress is not a valid IP address"

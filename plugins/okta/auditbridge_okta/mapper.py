@@ -73,7 +73,7 @@ def map_log_event(
     reason = _text(outcome.get("reason"))
     failed = result is not None and result.upper() not in SUCCESS_RESULTS
 
-    return EventData(
+    return EventData.build(
         version=_version(log_event.get("version")),
         userIdentity=_user_identity(log_event.get("actor"), uuid),
         userAgent=_user_agent(client),
@@ -130,7 +130,7 @@ def _version(value: Any) -> str:
 def _user_identity(actor: Any, uuid: str) -> UserIdentity:
     if actor is None:
         # Documented fallback: some system events carry no actor at all.
-        return UserIdentity(type="Unknown", principalId="unknown")
+        return UserIdentity.build(type="Unknown", principalId="unknown")
     if not isinstance(actor, dict):
         raise MappingError(
             f"'actor' must be a JSON object or null, got {type(actor).__name__}",
@@ -150,7 +150,7 @@ def _user_identity(actor: Any, uuid: str) -> UserIdentity:
     if detail_entry not in (None, {}):
         details["detailEntry"] = clip(orjson.dumps(detail_entry, option=orjson.OPT_SORT_KEYS).decode(), 4096)
     principal = _text(actor.get("id")) or alternate_id or display_name or "unknown"
-    return UserIdentity(
+    return UserIdentity.build(
         type=clip(_text(actor.get("type")) or "Unknown", 128),
         principalId=clip(principal, 1024),
         details=details or None,
