@@ -303,3 +303,43 @@ def test_a_plugin_configuration_error_holds_back_only_its_source(make_pipeline, 
     ]
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 1 and "2 messages left on the queue: MissingSecret" in errors[0]
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed():
+    """Keep-alive connections die while idle (a frozen Lambda, the service's idle timeout)."""
+    import http.server
+    import threading
+
+    from auditbridge.sinks.cloudtrail_data_http import Connections
+
+    closed = threading.Event()
+
+    class ClosesAfterAnswering(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive advertised, then broken
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            self.wfile.flush()
+            self.close_connection = True
+
+        def finish(self):
+            super().finish()
+            closed.set()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ClosesAfterAnswering)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connections = Connections(f"http://127.0.0.1:{server.server_address[1]}/PutAuditEvents?x=1", 4)
+        assert connections.post(b"{}", {"Content-Type": "application/json"})[0] == 200
+        assert closed.wait(10)
+        assert connections.post(b"{}", {"Content-Type": "application/json"})[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,11 +7,13 @@ the two must give the same instance (equal fields, equal bytes) or the same erro
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from auditbridge.errors import SchemaViolation
 from auditbridge.mappers import entry_id_for
-from auditbridge.models import EventData, UserIdentity
+from auditbridge.models import AuditEvent, EventData, UserIdentity
 from auditbridge.preparation import to_entry
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -274,3 +276,34 @@ def test_ids_and_times_with_a_trailing_newline_are_not_taken_as_valid():
         )
     data = EventData(**{**BASE, "UID": "abc\n"}, userIdentity=UserIdentity(type="U", principalId="p"))
     assert to_entry(data, source="s").id == entry_id_for("abc\n")
+
+
+@given(
+    details=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+    uid=st.text(min_size=1, max_size=200),
+)
+def test_an_entrys_request_encoding_is_what_orjson_makes_of_it(details, uid):
+    """The request body is joined from each entry's bytes: they must be orjson's, to the byte."""
+    import orjson
+
+    try:
+        data = EventData.build(
+            **{**BASE, "UID": uid}, userIdentity=UserIdentity.build(type="U", principalId="p", details=details)
+        )
+        entry = to_entry(data, source="s")
+    except (ValidationError, SchemaViolation):
+        return  # integers beyond 64 bits: refused before any entry exists
+    assert entry.request_json == orjson.dumps(entry.to_request_entry())
+    # The size estimate counts botocore's ASCII escapes: never below what it writes.
+    body = json.dumps({"auditEvents": [entry.to_request_entry()]}, separators=(",", ":"))
+    assert entry.wire_size + 32 >= len(body.encode())
+    fresh = AuditEvent(id=entry.id, eventData=entry.eventData, eventDataChecksum=entry.eventDataChecksum)
+    assert fresh.wire_size == entry.wire_size
+    assert fresh.request_json == entry.request_json
+
+
+def test_unencodable_details_are_a_schema_violation_not_an_internal_error():
+    # The model takes any JSON object in details; orjson refuses integers beyond 64 bits with a TypeError.
+    data = EventData.build(**BASE, userIdentity=UserIdentity.build(type="U", principalId="p", details={"n": 2**70}))
+    with pytest.raises(SchemaViolation, match="cannot be encoded as JSON"):
+        to_entry(data, source="s")

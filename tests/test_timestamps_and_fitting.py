@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import pytest
 from auditbridge.errors import MappingError
 from auditbridge.fitting import TRIMMED_MARKER, clip, fit_object
-from auditbridge.timestamps import epoch_to_event_time, to_event_time
+from auditbridge.timestamps import _parse_event_time, epoch_to_event_time, to_event_time
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @pytest.mark.parametrize(
@@ -91,3 +94,38 @@ def test_fit_object_is_deterministic_and_always_fits():
     assert first == second
     assert size(first) <= 2000
     assert size(fit_object(data, 20)) <= 20
+
+
+@given(
+    st.one_of(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)).map(
+            lambda moment: (
+                moment.strftime("%Y-%m-%dT%H:%M:%S")
+                + ("Z" if moment.microsecond % 2 else f".{moment.microsecond // 1000:03d}Z")
+            )
+        ),
+        st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3})?Z\Z"),
+        st.from_regex(r"\A.{4}-.{2}-.{2}T.{2}:.{2}:.{2}(..{3})?Z\Z"),
+        # Real times in digits of other scripts: the pattern's \d takes them, and the answer must be ASCII.
+        st.tuples(
+            st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+            st.sampled_from(["٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗"]),
+            st.booleans(),
+        ).map(
+            lambda t: (t[0].strftime("%Y-%m-%dT%H:%M:%S") + (".123Z" if t[2] else "Z")).translate(
+                str.maketrans("0123456789", t[1])
+            )
+        ),
+        st.text(min_size=20, max_size=24),
+    )
+)
+def test_the_plain_utc_shortcut_answers_as_the_full_parse(value):
+    """Timestamps in the common shapes skip the pattern; their answer (or error) must be its own."""
+
+    def outcome(parse) -> tuple[str, str]:
+        try:
+            return ("ok", parse(value))
+        except MappingError as exc:
+            return (exc.code, str(exc))
+
+    assert outcome(to_event_time) == outcome(lambda text: _parse_event_time(text, "eventTime"))

@@ -9,6 +9,7 @@ only minimums, so these models are the only thing between a mapper and a rejecte
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import socket
@@ -66,10 +67,16 @@ def normalize_ip_address(value: object) -> str | None:
     """The canonical text of an IPv4 or IPv6 address, or None when ``value`` is not one.
 
     Uses the C resolver functions: ``ipaddress`` is an order of magnitude slower, and this
-    runs for every event.
+    runs for every event (twice: the mapper's call and the model's check). Addresses recur,
+    so recent answers are kept.
     """
     if not isinstance(value, str) or not 2 <= len(value) <= 45:
         return None
+    return _normalized_ip_address(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_ip_address(value: str) -> str | None:
     for family in (socket.AF_INET, socket.AF_INET6) if ":" not in value else (socket.AF_INET6,):
         try:
             return socket.inet_ntop(family, socket.inet_pton(family, value))
@@ -102,14 +109,6 @@ _M = TypeVar("_M", bound=_Frozen)
 def _text(value: object, limit: int) -> bool:
     """What ``Text<limit>`` accepts, in plain Python (exact ``str`` only: subclasses take the model's path)."""
     return type(value) is str and 0 < len(value) <= limit
-
-
-def _optional_text(value: object, limit: int) -> bool:
-    return value is None or _text(value, limit)
-
-
-def _optional_object(value: object) -> bool:
-    return value is None or value.__class__ is dict
 
 
 def _trusted(cls: type[_M], values: dict[str, Any]) -> _M:
@@ -213,24 +212,29 @@ class EventData(_Frozen):
             "recipientAccountId": recipientAccountId,
             "additionalEventData": additionalEventData,
         }
+        # Written out rather than through helpers: this runs for every event.
         if (
-            _text(version, 256)
-            and userIdentity.__class__ is UserIdentity
-            and _optional_text(userAgent, 1024)
-            and _text(eventSource, 1024)
-            and _text(eventName, 1024)
-            and _text(UID, 1024)
+            type(version) is str
+            and 0 < len(version) <= 256
+            and type(userIdentity) is UserIdentity
+            and (userAgent is None or (type(userAgent) is str and 0 < len(userAgent) <= 1024))
+            and type(eventSource) is str
+            and 0 < len(eventSource) <= 1024
+            and type(eventName) is str
+            and 0 < len(eventName) <= 1024
+            and type(UID) is str
+            and 0 < len(UID) <= 1024
             and _is_event_time(eventTime)
-            and _optional_object(requestParameters)
-            and _optional_object(responseElements)
-            and _optional_text(errorCode, 256)
-            and _optional_text(errorMessage, 256)
+            and (requestParameters is None or type(requestParameters) is dict)
+            and (responseElements is None or type(responseElements) is dict)
+            and (errorCode is None or (type(errorCode) is str and 0 < len(errorCode) <= 256))
+            and (errorMessage is None or (type(errorMessage) is str and 0 < len(errorMessage) <= 256))
             and (sourceIPAddress is None or normalize_ip_address(sourceIPAddress) is not None)
-            and recipientAccountId.__class__ is str
+            and type(recipientAccountId) is str
             and len(recipientAccountId) == 12
             and recipientAccountId.isascii()
             and recipientAccountId.isdigit()
-            and _optional_object(additionalEventData)
+            and (additionalEventData is None or type(additionalEventData) is dict)
         ):
             try:
                 encoded = _encode(values)
@@ -308,13 +312,34 @@ class AuditEvent(_Frozen):
         # per-event cost of building an entry.
         text, digest = data.decode("utf-8"), checksum(data)
         entry = _trusted(cls, {"id": entry_id, "eventData": text, "eventDataChecksum": digest})
-        entry.__dict__["wire_size"] = _wire_size(entry_id, data, text, digest)
+        # eventData as a JSON string: compact orjson output holds no raw control characters,
+        # so escaping quotes and backslashes is all orjson would do to it.
+        escaped = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        entry.__dict__["request_json"] = b"".join(
+            (
+                b'{"id":"',
+                entry_id.encode("ascii"),
+                b'","eventData":"',
+                escaped,
+                b'","eventDataChecksum":"',
+                digest.encode("ascii"),
+                b'"}',
+            )
+        )
+        entry.__dict__["wire_size"] = _wire_size(len(escaped), len(data) - len(text), entry_id, digest)
         return entry
 
     @cached_property
     def wire_size(self) -> int:
         """Bytes this entry adds to a request body as botocore serialises it (ASCII-escaped JSON)."""
-        return _wire_size(self.id, self.eventData.encode("utf-8"), self.eventData, self.eventDataChecksum)
+        data = self.eventData.encode("utf-8")
+        escaped = len(data) + data.count(b'"') + data.count(b"\\")
+        return _wire_size(escaped, len(data) - len(self.eventData), self.id, self.eventDataChecksum)
+
+    @cached_property
+    def request_json(self) -> bytes:
+        """This entry as PutAuditEvents' request body carries it (orjson's encoding of :meth:`to_request_entry`)."""
+        return orjson.dumps(self.to_request_entry())
 
     def to_request_entry(self) -> dict[str, str]:
         entry = {"id": self.id, "eventData": self.eventData}
@@ -323,9 +348,8 @@ class AuditEvent(_Frozen):
         return entry
 
 
-def _wire_size(entry_id: str, data: bytes, text: str, digest: str | None) -> int:
-    # Quotes and backslashes gain one byte each; a non-ASCII character becomes a \\uXXXX
-    # escape (12 bytes for a surrogate pair), bounded by 12 per extra UTF-8 byte.
-    extra = len(data) - len(text)
-    escaped = len(data) + data.count(b'"') + data.count(b"\\") + 12 * extra
-    return escaped + len(entry_id) + len(digest or "") + 64
+def _wire_size(escaped: int, extra: int, entry_id: str, digest: str | None) -> int:
+    # ``escaped``: the eventData bytes with quotes and backslashes escaped. botocore also
+    # writes a non-ASCII character as a \\uXXXX escape (12 bytes for a surrogate pair),
+    # bounded by 12 per ``extra`` UTF-8 byte.
+    return escaped + 12 * extra + len(entry_id) + len(digest or "") + 64

@@ -146,7 +146,7 @@ def to_entry(event_data: EventData, *, source: str) -> AuditEvent:
     """Turn validated eventData into the PutAuditEvents entry, id derived from ``UID``."""
     try:
         return AuditEvent.from_event_data(entry_id_for(event_data.UID), event_data)
-    except ValueError as exc:  # orjson refuses, e.g., integers beyond 64 bits
+    except (TypeError, ValueError) as exc:  # orjson refuses, e.g., integers beyond 64 bits (a TypeError)
         raise SchemaViolation(
             f"eventData cannot be encoded as JSON: {exc}", source=source, event_id=event_data.UID
         ) from None

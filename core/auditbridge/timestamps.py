@@ -26,6 +26,48 @@ def to_event_time(value: str, *, field: str = "eventTime") -> str:
     rounded up into the next second), ``Z``, ``UTC`` or a numeric offset, and no zone at
     all (read as UTC). A date that does not exist (``2017-09-31``) is a MappingError.
     """
+    if _is_plain_utc(value):
+        try:
+            datetime(
+                int(value[:4]),
+                int(value[5:7]),
+                int(value[8:10]),
+                int(value[11:13]),
+                int(value[14:16]),
+                int(value[17:19]),
+            )
+        except ValueError:
+            pass  # the full parse below says what is wrong
+        else:
+            return value[:19] + "Z"
+    return _parse_event_time(value, field)
+
+
+def _is_plain_utc(value: str) -> bool:
+    """``2023-01-31T22:23:12Z`` or ``2023-01-31T22:23:12.345Z`` in ASCII: what most products send.
+
+    Checked character by character, several times faster than the pattern; for these the
+    pattern's answer is the text itself (tests/test_timestamps_and_fitting.py holds the two together).
+    """
+    return (
+        (len(value) == 20 or (len(value) == 24 and value[19] == "." and value[20:23].isdigit()))
+        and value.isascii()
+        and value[4] == "-"
+        and value[7] == "-"
+        and value[10] == "T"
+        and value[13] == ":"
+        and value[16] == ":"
+        and value[-1] == "Z"
+        and value[:4].isdigit()
+        and value[5:7].isdigit()
+        and value[8:10].isdigit()
+        and value[11:13].isdigit()
+        and value[14:16].isdigit()
+        and value[17:19].isdigit()
+    )
+
+
+def _parse_event_time(value: str, field: str) -> str:
     text = value.strip() if len(value) <= 4 * MAX_TIMESTAMP_CHARS else ""
     match = _ISO_RE.fullmatch(text) if len(text) <= MAX_TIMESTAMP_CHARS else None
     if match is None:
