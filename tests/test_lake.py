@@ -17,6 +17,8 @@ from auditbridge.endpoint.service import StoredEvent
 from auditbridge.lake.query import QueryError, run_query, translate
 from auditbridge.lake.store import LakeEventStore, LocalLake
 from events import eventbridge_event, okta_log_event
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 DATA = Path(__file__).parent / "data"
 
@@ -408,3 +410,169 @@ def test_ingest_shows_a_progress_bar_on_a_terminal_only(tmp_path):
     assert "[" in terminal and "100%" in terminal and "30 events" in terminal
     piped = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
     assert piped.stderr == ""  # no progress output into logs or pipes
+
+
+json_values = st.recursive(
+    st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
+    max_leaves=10,
+)
+maps = st.none() | st.dictionaries(st.text(max_size=6), json_values | st.none(), max_size=5)
+
+
+@settings(max_examples=40)
+@example(
+    request_parameters={"a": 1e16, "b": [1e16, {"c": 1.5e-5}], "d": -0.0, "e": 5e-324, "f": 38.7223, "g": 1e-7},
+    additional={"x": 0.30000000000000004, "y": 1e22, "z": [0.0001, 123456789.123]},
+    details={"k": 2**63 - 1},
+    error_message="rv:128.0 and :1e5 in text",
+)
+@example(request_parameters={"a": None}, additional={"b": [None]}, details={"\u0001": "\u001f"}, error_message=None)
+@given(
+    request_parameters=maps,
+    additional=maps,
+    details=maps,
+    error_message=st.none() | st.text(min_size=1, max_size=20),
+)
+def test_rows_written_from_the_events_own_text_read_back_as_rows_built_in_python(
+    request_parameters, additional, details, error_message
+):
+    """The lake writes an accepted event's text as it came; DuckDB must read it as partner_row builds it."""
+    import tempfile
+
+    import orjson
+    from auditbridge.lake.schema import partner_line, partner_row
+    from auditbridge.models import EventData, UserIdentity
+
+    data = EventData.build(
+        version="1",
+        userIdentity=UserIdentity.build(type="User", principalId="p", details=details),
+        eventSource="okta.system-log-events",
+        eventName="user.session.start",
+        eventTime="2025-06-01T08:00:00Z",
+        UID="u-1",
+        recipientAccountId="000000000000",
+        requestParameters=request_parameters,
+        errorMessage=error_message,
+        additionalEventData=additional,
+    )
+    try:
+        text = data.to_json_bytes().decode()
+    except TypeError:
+        return  # not encodable: refused before it could reach a lake
+    values = {
+        "event_id": "ev-1",
+        "event_data": text,
+        "channel_arn": "arn:aws:cloudtrail:local:000000000000:channel/c",
+        "ingestion_time": "2025-06-01T08:00:01.250Z",
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        lake = LocalLake(Path(folder) / "lake.duckdb")
+        ours, reference = lake.create_store("ours"), lake.create_store("reference")
+        lake._insert("partner", [(("x",), partner_line(store_id=ours.id, **values))])
+        built = orjson.dumps(partner_row(store_id=reference.id, **values))
+        lake._insert("partner", [(("y",), built)])
+        with lake.reading() as con:
+            rows = con.execute(
+                f"SELECT * EXCLUDE (store_id) FROM partner_events ORDER BY store_id = '{ours.id}'"
+            ).fetchall()
+    assert rows[0] == rows[1]
+
+
+def test_batches_arriving_while_one_is_written_are_committed_together_each_whole(lake_path, monkeypatch):
+    import dataclasses
+    import threading
+    import time
+
+    lake = LocalLake(lake_path)
+    writes: list[int] = []
+    release, first_started = threading.Event(), threading.Event()
+    original = LocalLake._write
+
+    def slow_write(self, kind, batches):
+        writes.append(len(batches))
+        if len(writes) == 1:
+            first_started.set()
+            release.wait(10)
+        return original(self, kind, batches)
+
+    def events(prefix: str, count: int) -> list[StoredEvent]:
+        data = {
+            "version": "1",
+            "eventTime": "2025-01-01T00:00:00Z",
+            "eventSource": "s",
+            "eventName": "n",
+            "recipientAccountId": "000000000000",
+            "userIdentity": {"type": "U", "principalId": "p"},
+        }
+        return [
+            StoredEvent(
+                "arn:aws:cloudtrail:local:000000000000:channel/c",
+                None,
+                f"{prefix}{i}",
+                f"id-{prefix}{i}",
+                json.dumps({**data, "UID": f"{prefix}{i}"}),
+                "2025-01-01T00:00:01Z",
+            )
+            for i in range(count)
+        ]
+
+    [good] = events("bad", 1)
+    broken = [dataclasses.replace(good, event_data=good.event_data.replace("2025-01-01T", "not a time "))]
+    failures: list[BaseException] = []
+
+    def insert(batch):
+        try:
+            lake.insert_partner_events(store, batch)
+        except Exception as exc:
+            failures.append(exc)
+
+    with lake.hold():
+        store = lake.create_store("grouped")
+        monkeypatch.setattr(LocalLake, "_write", slow_write)
+        first = threading.Thread(target=insert, args=(events("a", 5),))
+        first.start()
+        assert first_started.wait(10)
+        others = [threading.Thread(target=insert, args=(batch,)) for batch in (events("b", 5), broken, events("c", 5))]
+        for thread in others:
+            thread.start()
+        deadline = time.monotonic() + 10  # the three queue behind the first write ...
+        while len(lake._groups["partner"]._queue) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        release.set()  # ... and go as one group
+        for thread in [first, *others]:
+            thread.join(10)
+    # The first batch alone; the group of three, which fails (the broken batch); then each of the
+    # three on its own: the good ones stored, the broken one refused, nothing half-written.
+    assert writes == [1, 3, 1, 1, 1]
+    assert len(failures) == 1
+    assert query(lake_path, f"SELECT count(*) AS n FROM {store.id}") == [{"n": 15}]
+
+
+def test_numbers_duckdb_writes_otherwise_are_all_caught(tmp_path):
+    """Every float DuckDB would write differently from orjson sends its event the slower way."""
+    import random
+    import struct
+
+    import duckdb
+    import orjson
+    from auditbridge.lake.schema import _otherwise_written_number
+    from auditbridge.records import as_string_map
+
+    rng = random.Random(5)
+    values: list[float] = [1e16, 1e-7, 1.5e-5, 1.5e-4, 0.0001, 1e15, 9.999999999999999e15, 5e-324, -0.0, 0.1]
+    values += [struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))[0] for _ in range(3000)]
+    values += [rng.uniform(-1, 1) * 10 ** rng.randint(-12, 22) for _ in range(3000)]
+    values = [v for v in values if v == v and abs(v) != float("inf")]
+    path = tmp_path / "numbers.jsonl"
+    lines = [orjson.dumps({"m": {"v": value, "n": [value]}}) for value in values]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    rows = duckdb.connect().execute(
+        "SELECT m FROM read_json(?, format='newline_delimited', columns={'m': 'MAP(VARCHAR, VARCHAR)'})", [str(path)]
+    ).fetchall()
+    missed = [
+        line
+        for line, (read,) in zip(lines, rows, strict=True)
+        if not _otherwise_written_number(line) and read != as_string_map(orjson.loads(line)["m"])
+    ]
+    assert missed == []

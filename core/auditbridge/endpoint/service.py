@@ -75,6 +75,8 @@ class StoredEvent:
     event_id: str
     event_data: str
     ingestion_time: str
+    #: ``event_data`` as the service read it while checking it (so storage need not read it again).
+    data: dict[str, Any] | None = None
 
 
 class EventStore(Protocol):
@@ -158,11 +160,19 @@ class CloudTrailDataService:
         return Response(200, orjson.dumps({"successful": successful, "failed": failed}))
 
     def put_entries(
-        self, channel_arn: str, external_id: str | None, entries: list[dict[str, Any]]
+        self,
+        channel_arn: str,
+        external_id: str | None,
+        entries: list[dict[str, Any]],
+        *,
+        store: EventStore | None = None,
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-        """PutAuditEvents without HTTP, for in-process sinks; raises :class:`ServiceError`."""
+        """PutAuditEvents without HTTP, for in-process sinks; raises :class:`ServiceError`.
+
+        ``store``: where the accepted events go instead of the service's own store.
+        """
         channel = self._channel(channel_arn, external_id)
-        return self._accept(channel, self._check_entries(entries), None)
+        return self._accept(channel, self._check_entries(entries), None, store)
 
     # -- request-level checks ----------------------------------------------------------
 
@@ -211,7 +221,7 @@ class CloudTrailDataService:
     # -- per-entry checks and storage ---------------------------------------------------
 
     def _accept(
-        self, channel: Channel, entries: list[dict[str, Any]], fault: Fault | None
+        self, channel: Channel, entries: list[dict[str, Any]], fault: Fault | None, store: EventStore | None = None
     ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
         successful: list[dict[str, str]] = []
         failed: list[dict[str, str]] = []
@@ -228,17 +238,17 @@ class CloudTrailDataService:
                 assert fault is not None
                 failed.append({"id": entry_id, "errorCode": fault.code, "errorMessage": fault.message})
                 continue
-            problem = check_entry(entry, channel.account_id)
+            problem, data = read_entry(entry, channel.account_id)
             if problem is not None:
                 failed.append({"id": entry_id, "errorCode": problem[0], "errorMessage": problem[1]})
                 continue
             event_id = self._event_id()
             accepted.append(
-                StoredEvent(channel.arn, channel.event_data_store, entry_id, event_id, entry["eventData"], now)
+                StoredEvent(channel.arn, channel.event_data_store, entry_id, event_id, entry["eventData"], now, data)
             )
             successful.append({"id": entry_id, "eventID": event_id})
         if accepted:
-            self.store.store(accepted)
+            (store or self.store).store(accepted)
         return successful, failed
 
 
@@ -268,13 +278,20 @@ def _parse_body(body: bytes) -> Any:
 
 def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:
     """The service's per-entry verdict: None, or (errorCode, errorMessage); never raises."""
+    return read_entry(entry, account_id)[0]
+
+
+def read_entry(entry: dict[str, Any], account_id: str) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
+    """The verdict, and the eventData read while checking it (None when refused); never raises."""
+    read: list[dict[str, Any]] = []
     try:
-        return _check_entry(entry, account_id)
+        problem = _check_entry(entry, account_id, read)
     except (TypeError, ValueError, RecursionError):  # nested too deeply to encode, and the like
-        return "InvalidData", "eventData cannot be read: nested too deeply or not encodable"
+        return ("InvalidData", "eventData cannot be read: nested too deeply or not encodable"), None
+    return problem, (read[0] if problem is None and read else None)
 
 
-def _check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:
+def _check_entry(entry: dict[str, Any], account_id: str, read: list[dict[str, Any]]) -> tuple[str, str] | None:
     text: str = entry["eventData"]
     checksum = entry.get("eventDataChecksum")
     if checksum is not None:
@@ -287,6 +304,7 @@ def _check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | No
         return "InvalidData", "eventData is not valid JSON"
     if not isinstance(data, dict):
         return "InvalidData", "eventData must be a JSON object"
+    read.append(data)
     for name in REQUIRED:
         if name not in data or data[name] is None:
             return "FieldNotFound", f"{name} is required"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -31,7 +32,7 @@ from auditbridge.lake.schema import (
     PARTNER_COLUMNS,
     cloudtrail_row,
     columns_spec,
-    partner_row,
+    partner_line,
     record_row,
 )
 
@@ -53,6 +54,9 @@ DEDUP_KEYS: dict[StoreKind, tuple[tuple[str, Callable[[dict[str, Any]], Any]], .
     ),
     "cloudtrail": (("eventID", lambda row: row.get("eventID")),),
 }
+#: Beyond this many rows the keys held are not kept in memory while holding the lake; an anti
+#: join finds them instead (slower per write, but memory stays small).
+MAX_KEYS_IN_MEMORY = 2_000_000
 #: How long to wait for another process (say, ``auditbridge lake serve``) to release the file.
 LOCK_WAIT_SECONDS = 15.0
 
@@ -101,6 +105,9 @@ class LocalLake:
         self._held: duckdb.DuckDBPyConnection | None = None
         self._reading: duckdb.DuckDBPyConnection | None = None
         self._lock = threading.RLock()
+        #: While held: the keys of the rows of each table, and the group commit of each.
+        self._keys: dict[StoreKind, set[tuple[Any, ...]] | None] = {}
+        self._groups: dict[StoreKind, _GroupCommit] = {}
 
     # -- connections ---------------------------------------------------------------------
 
@@ -153,6 +160,8 @@ class LocalLake:
         finally:
             with self._lock:
                 held, self._held = self._held, None
+                self._keys.clear()
+                self._groups.clear()
                 if held is not None:
                     held.close()
 
@@ -264,17 +273,19 @@ class LocalLake:
     # -- writes ----------------------------------------------------------------------------
 
     def insert_partner_events(self, store: EventDataStore, events: Sequence[StoredEvent]) -> None:
-        rows = (
-            partner_row(
+        lines = []
+        for event in events:
+            data = event.data if event.data is not None else orjson.loads(event.event_data)
+            line = partner_line(
                 store_id=store.id,
                 event_id=event.event_id,
                 event_data=event.event_data,
                 channel_arn=event.channel_arn,
                 ingestion_time=event.ingestion_time,
+                data=data,
             )
-            for event in events
-        )
-        self._insert("partner", rows)
+            lines.append(((store.id, data.get("eventSource"), data.get("UID")), line))
+        self._insert("partner", lines)
 
     def insert_records(self, store: EventDataStore, records: Sequence[dict[str, Any]]) -> int:
         """Records a destination stored (:mod:`auditbridge.records`) into a partner store."""
@@ -283,7 +294,7 @@ class LocalLake:
                 f"event data store {store.id} holds AWS CloudTrail events; import records into a partner store",
                 code="WrongStoreKind",
             )
-        self._insert("partner", (record_row(store.id, record) for record in records))
+        self._insert("partner", [_line("partner", record_row(store.id, record)) for record in records])
         return len(records)
 
     def insert_cloudtrail_records(self, store: EventDataStore, records: Iterable[dict[str, Any]]) -> int:
@@ -293,46 +304,147 @@ class LocalLake:
                 "store created with `auditbridge lake create --kind cloudtrail`",
                 code="WrongStoreKind",
             )
-        rows = [cloudtrail_row(store.id, record) for record in records]
-        self._insert("cloudtrail", rows)
-        return len(rows)
+        lines = [_line("cloudtrail", cloudtrail_row(store.id, record)) for record in records]
+        self._insert("cloudtrail", lines)
+        return len(lines)
 
-    def _insert(self, kind: StoreKind, rows: Iterable[dict[str, Any]]) -> None:
+    def _insert(self, kind: StoreKind, rows: Iterable[_Line]) -> None:
+        """Store ``rows`` (one request's, or one import batch's) in one transaction, or none of them.
+
+        Idempotent by event: a row whose key the store holds already, or that comes twice, is
+        stored once, so re-running the same input is safe. While this process holds the lake
+        (:meth:`hold`), no other can write to it, so the keys held are kept in memory and
+        batches that arrive while another is being written are committed together
+        (:class:`_GroupCommit`): a commit costs milliseconds whatever its size.
+        """
+        batch = list(rows)
+        with self._lock:
+            group = self._groups.get(kind) if self._held is not None else None
+            if group is None and self._held is not None:
+                group = self._groups[kind] = _GroupCommit(lambda batches: self._write(kind, batches))
+        if group is not None:
+            group.submit(batch)
+        else:
+            self._write(kind, [batch])
+
+    def _write(self, kind: StoreKind, batches: Sequence[list[_Line]]) -> None:
         table, columns = TABLES[kind]
-        # DuckDB reads newline-delimited JSON straight into nested STRUCT and MAP columns,
-        # far faster than binding rows one by one.
-        # Idempotent by event: a row whose key the store holds already, or that comes twice in
-        # the batch, is stored once, so re-running the same input is safe. Twice in the batch is
-        # settled here; already held, by an anti join (a window function in SQL costs double).
         keys = DEDUP_KEYS[kind]
-        seen: set[tuple[Any, ...]] = set()
+        new_keys: set[tuple[Any, ...]] = set()  # twice in these batches: stored once
         handle, name = tempfile.mkstemp(suffix=".jsonl", prefix="auditbridge-")
         try:
-            with os.fdopen(handle, "wb") as out:
-                for row in rows:
-                    key = (row.get("store_id"), *(extract(row) for _, extract in keys))
-                    if None not in key:
-                        if key in seen:
-                            continue
-                        seen.add(key)
-                    out.write(orjson.dumps(row) + b"\n")
-            held = ", ".join(f"{path} AS k{i}" for i, (path, _) in enumerate(keys))
-            matches = " AND ".join(f"h.k{i} = n.{path}" for i, (path, _) in enumerate(keys))
             with self.connect() as con:
-                con.execute("BEGIN TRANSACTION")
-                try:
-                    con.execute(
-                        f"INSERT INTO {table} SELECT n.* FROM read_json(?, format='newline_delimited', "  # noqa: S608
-                        f"columns={columns_spec(columns)}) AS n ANTI JOIN (SELECT store_id, {held} FROM {table}) AS h "
-                        f"ON h.store_id = n.store_id AND {matches}",
-                        [name],
+                known = self._known_keys(con, kind) if con is self._held else None
+                # DuckDB reads newline-delimited JSON straight into nested STRUCT and MAP columns,
+                # far faster than binding rows one by one.
+                with os.fdopen(handle, "wb") as out:
+                    for batch in batches:
+                        for key, line in batch:
+                            if None not in key:
+                                if key in new_keys or (known is not None and key in known):
+                                    continue
+                                new_keys.add(key)
+                            out.write(line + b"\n")
+                source = f"read_json(?, format='newline_delimited', columns={columns_spec(columns)}) AS n"
+                if known is None:  # held keys not in memory: an anti join finds them (a window costs double)
+                    held = ", ".join(f"{path} AS k{i}" for i, (path, _) in enumerate(keys))
+                    matches = " AND ".join(f"h.k{i} = n.{path}" for i, (path, _) in enumerate(keys))
+                    source += (
+                        f" ANTI JOIN (SELECT store_id, {held} FROM {table}) AS h "  # noqa: S608
+                        f"ON h.store_id = n.store_id AND {matches}"
                     )
-                    con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
-                    raise
+                # One statement, so one transaction of its own: all of it or none. A single call
+                # also matters for speed: each call gives up the GIL, and getting it back while the
+                # pipeline's thread is busy preparing costs up to a switch interval (5 ms).
+                con.execute(f"INSERT INTO {table} SELECT n.* FROM {source}", [name])  # noqa: S608
+                if known is not None:
+                    known.update(new_keys)
         finally:
             os.unlink(name)
+
+    def _known_keys(self, con: duckdb.DuckDBPyConnection, kind: StoreKind) -> set[tuple[Any, ...]] | None:
+        """The keys of every row of ``kind`` (only while held: no other process can add any)."""
+        with self._lock:
+            if kind in self._keys:
+                return self._keys[kind]
+        table = TABLES[kind][0]
+        count = con.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        known: set[tuple[Any, ...]] | None = None
+        if count is not None and count[0] <= MAX_KEYS_IN_MEMORY:
+            paths = ", ".join(path for path, _ in DEDUP_KEYS[kind])
+            rows = con.execute(f"SELECT store_id, {paths} FROM {table}").fetchall()  # noqa: S608
+            known = {row for row in rows if None not in row}
+        with self._lock:
+            self._keys[kind] = known
+        return known
+
+
+class _GroupCommit:
+    """Batches that arrive while another is being written are written together, each still whole.
+
+    The first caller to find no write in progress writes everything queued by then, in one
+    transaction; the others wait for it. When that transaction fails, each batch of the group
+    is written on its own, so one batch's failure stays its own.
+    """
+
+    def __init__(self, write: Callable[[Sequence[list[_Line]]], None]) -> None:
+        self._write = write
+        self._queue: list[_Ticket] = []
+        self._writing = False
+        self._changed = threading.Condition()
+
+    def submit(self, batch: list[_Line]) -> None:
+        ticket = _Ticket(batch)
+        with self._changed:
+            self._queue.append(ticket)
+            while not ticket.done and self._writing:
+                self._changed.wait()
+            if ticket.done:
+                if ticket.error is not None:
+                    raise ticket.error
+                return
+            group, self._queue, self._writing = self._queue, [], True
+        try:
+            self._write_group(group)
+        finally:
+            with self._changed:
+                for waiting in group:  # interrupted (KeyboardInterrupt): nobody is left unanswered
+                    if not waiting.done:
+                        waiting.done, waiting.error = True, RuntimeError("the lake write was interrupted")
+                self._writing = False
+                self._changed.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+
+    def _write_group(self, group: list[_Ticket]) -> None:
+        try:
+            self._write([ticket.batch for ticket in group])
+        except Exception:
+            if len(group) == 1:
+                group[0].error = sys.exc_info()[1]
+            else:
+                for ticket in group:
+                    try:
+                        self._write([ticket.batch])
+                    except Exception as exc:
+                        ticket.error = exc
+        for ticket in group:
+            ticket.done = True
+
+
+@dataclass(slots=True)
+class _Ticket:
+    batch: list[_Line]
+    done: bool = False
+    error: BaseException | None = None
+
+
+#: A row as DuckDB reads it (one JSON line, no newline) and the key that makes it the same event.
+_Line = tuple[tuple[Any, ...], bytes]
+
+
+def _line(kind: StoreKind, row: dict[str, Any]) -> _Line:
+    return (row.get("store_id"), *(extract(row) for _, extract in DEDUP_KEYS[kind])), orjson.dumps(row)
 
 
 class LakeEventStore:
