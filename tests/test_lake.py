@@ -577,3 +577,20 @@ def test_numbers_duckdb_writes_otherwise_are_all_caught(tmp_path):
         if not _otherwise_written_number(line) and read != as_string_map(orjson.loads(line)["m"])
     ]
     assert missed == []
+
+
+def test_queries_in_one_reading_block_share_a_connection_and_answer_in_utc(lake_path, okta_store, monkeypatch):
+    from auditbridge.lake import store as store_module
+
+    lake = LocalLake(lake_path)
+    sql = f"SELECT min(from_iso8601_timestamp(eventData.eventTime)) AS first, count(*) AS n FROM {okta_store}"
+    alone = run_query(sql, lake).records()
+    opened: list[object] = []
+    real_open = store_module._open
+    monkeypatch.setattr(store_module, "_open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    with lake.reading():
+        answers = [run_query(sql, lake).records() for _ in range(3)]
+        later = run_query(sql, lake, memory_limit="512MB").records()  # other settings: set again, same session
+    assert len(opened) == 1  # the file is opened once for the four queries, stores looked up once
+    assert answers == [alone] * 3 == [later] * 3
+    assert str(alone[0]["first"]) == "2025-06-01 08:00:00+00:00"  # UTC, though this process runs in Pacific/Chatham

@@ -163,12 +163,18 @@ def run_query(
         )
     with lake.reading() as con:  # one connection for the stores' lookup and the query itself
         translated = translate(sql, lake)
-        cursor = con.cursor()
+        # One cursor (a DuckDB session) and its settings for all the queries run in the block.
+        cursor = lake.reading_state.get("cursor") if con is lake.reading_state.get("connection") else None
+        if cursor is None:
+            cursor = con.cursor()
+            lake.reading_state.update(connection=con, cursor=cursor, memory_limit=None)
         timer = threading.Timer(timeout, cursor.interrupt)
         try:
-            cursor.execute("SET enable_external_access = false")
-            cursor.execute(f"SET memory_limit = '{memory_limit}'")
-            cursor.execute("SET TimeZone = 'UTC'")  # CloudTrail Lake answers in UTC, whatever the machine's zone
+            if lake.reading_state.get("memory_limit") != memory_limit:
+                cursor.execute("SET enable_external_access = false")
+                cursor.execute(f"SET memory_limit = '{memory_limit}'")
+                cursor.execute("SET TimeZone = 'UTC'")  # CloudTrail Lake answers in UTC, whatever the machine's zone
+                lake.reading_state["memory_limit"] = memory_limit
             timer.start()
             cursor.execute(translated)
             columns = [description[0] for description in cursor.description or []]

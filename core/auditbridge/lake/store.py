@@ -104,6 +104,8 @@ class LocalLake:
         self.path = Path(path) if path is not None else default_lake_path()
         self._held: duckdb.DuckDBPyConnection | None = None
         self._reading: duckdb.DuckDBPyConnection | None = None
+        #: Within reading(): what is known of the lake and set on the connection (stores, settings).
+        self.reading_state: dict[str, Any] = {}
         self._lock = threading.RLock()
         #: While held: the keys of the rows of each table, and the group commit of each.
         self._keys: dict[StoreKind, set[tuple[Any, ...]] | None] = {}
@@ -139,15 +141,26 @@ class LocalLake:
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One read-only connection for every read in the block (a query: its stores and its rows)."""
+        """One read-only connection for every read in the block: a query's stores and rows, or many queries.
+
+        Nested blocks share the outer one's connection; so do the queries run inside it, which
+        then skip opening the file (tens of milliseconds) and looking up its stores again. No
+        write can happen in the block (DuckDB takes one writer, and not beside a reader).
+        """
+        with self._lock:
+            if self._reading is not None or self._held is not None:
+                yield self._reading or self._held  # type: ignore[misc]
+                return
         with self.connect(read_only=True) as connection:
             with self._lock:
                 self._reading = connection
+                self.reading_state = {}
             try:
                 yield connection
             finally:
                 with self._lock:
                     self._reading = None
+                    self.reading_state = {}
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[LocalLake]:
@@ -162,6 +175,7 @@ class LocalLake:
                 held, self._held = self._held, None
                 self._keys.clear()
                 self._groups.clear()
+                self.reading_state = {}
                 if held is not None:
                     held.close()
 
@@ -204,13 +218,21 @@ class LocalLake:
         return EventDataStore(store.id, store.name or store.id, kind)
 
     def stores(self) -> list[EventDataStore]:
+        with self._lock:  # within reading(): nothing can change them, so they are read once
+            known = self.reading_state.get("stores") if self._reading is not None else None
+        if known is not None:
+            return list(known)
         if not self.path.exists():
             return []
         with self.connect(read_only=True) as con:
             if not _has_schema(con):
                 return []
             rows = con.execute("SELECT id, name, kind FROM event_data_stores ORDER BY created_at, id").fetchall()
-        return [EventDataStore(row[0], row[1], row[2]) for row in rows]
+            stores = [EventDataStore(row[0], row[1], row[2]) for row in rows]
+            with self._lock:
+                if con is self._reading:
+                    self.reading_state["stores"] = tuple(stores)
+        return stores
 
     def summaries(self) -> list[StoreSummary]:
         summaries = []
