@@ -568,9 +568,14 @@ def test_numbers_duckdb_writes_otherwise_are_all_caught(tmp_path):
     path = tmp_path / "numbers.jsonl"
     lines = [orjson.dumps({"m": {"v": value, "n": [value]}}) for value in values]
     path.write_bytes(b"\n".join(lines) + b"\n")
-    rows = duckdb.connect().execute(
-        "SELECT m FROM read_json(?, format='newline_delimited', columns={'m': 'MAP(VARCHAR, VARCHAR)'})", [str(path)]
-    ).fetchall()
+    rows = (
+        duckdb.connect()
+        .execute(
+            "SELECT m FROM read_json(?, format='newline_delimited', columns={'m': 'MAP(VARCHAR, VARCHAR)'})",
+            [str(path)],
+        )
+        .fetchall()
+    )
     missed = [
         line
         for line, (read,) in zip(lines, rows, strict=True)

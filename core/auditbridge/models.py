@@ -100,7 +100,9 @@ JsonObject = dict[str, Any]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, str_strip_whitespace=False)
+    # The schema is built when first needed: the mappers' fast path (build) never needs it, so a
+    # cold start whose events all take it skips building it.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, str_strip_whitespace=False, defer_build=True)
 
 
 _M = TypeVar("_M", bound=_Frozen)

@@ -1,13 +1,28 @@
-"""Registers the generic webhook mapper and the ``auditbridge webhook`` command."""
+"""Registers the generic webhook mapper and the ``auditbridge webhook`` command.
+
+Registering imports nothing heavy: the mapper (with its configuration, YAML and JMESPath) loads
+at the first webhook event, so a function that never sees one does not pay for it at cold start.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from auditbridge import Mapper, hookimpl
 from auditbridge.commands import Command
 
-from auditbridge_generic_webhook.mapper import SOURCES, map_webhook_event
+if TYPE_CHECKING:
+    from auditbridge import EventBridgeEvent, EventData, MappingContext
+
+#: Sources of webhook events: ``webhook.<source name>`` (``config.SOURCE_PREFIX``).
+SOURCES = ("webhook.*",)
+
+
+def map_webhook_event(event: EventBridgeEvent, context: MappingContext) -> EventData:
+    from auditbridge_generic_webhook.mapper import map_webhook_event as mapped
+
+    return mapped(event, context)
 
 
 @hookimpl

@@ -129,3 +129,29 @@ def test_webhook_check_command(tmp_path, capsys):
     path.write_text("sources:\n  gh:\n    preset: github\n    verification: {scheme: github, secret: plain}\n")
     assert main(["webhook", "check", str(path)]) == 2
     assert "source 'gh', field verification.secret" in capsys.readouterr().err
+
+
+def test_registering_the_plugin_loads_no_mapper_until_a_webhook_event_comes():
+    """The Lambda of an Okta-only deployment never pays for YAML, JMESPath and the webhook models."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from auditbridge.plugins import get_mapper_registry\n"
+        "registry = get_mapper_registry()\n"
+        "assert registry.resolve('webhook.github').mapper.name == 'webhook'\n"
+        "loaded = [m for m in ('auditbridge_generic_webhook.mapper', 'auditbridge_generic_webhook.config', 'yaml',"
+        " 'jmespath') if m in sys.modules]\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert result.stdout.strip() == ""
+
+
+def test_the_registered_sources_are_the_configurations_prefix():
+    from auditbridge_generic_webhook import plugin
+    from auditbridge_generic_webhook.config import SOURCE_PREFIX
+    from auditbridge_generic_webhook.mapper import SOURCES
+
+    assert plugin.SOURCES == SOURCES == (SOURCE_PREFIX + "*",)
