@@ -20,7 +20,7 @@ from auditbridge.errors import AuditBridgeError, ConfigurationError, PermanentEr
 from auditbridge.models import AuditEvent
 from auditbridge.retry import Deadline
 from auditbridge.send_ahead import SendAhead, sent_ahead
-from auditbridge.sinks import Sink, fits, limits_of, record_size
+from auditbridge.sinks import Sink, limits_of, record_size, sized_if_fits
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,9 @@ class FanOut:
         address = destination.address
         stats = report.by_destination.setdefault(address, Counter())
         sendable = []
+        sized = sized_if_fits(destination.sink)
         for entry in entries:
-            if fits(destination.sink, entry):
+            if sized(entry) is not None:
                 sendable.append(entry)
             else:
                 stats["rejected"] += 1

@@ -16,7 +16,7 @@ configuration error, nothing more is sent ahead: the rest takes the ordinary pat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -24,7 +24,7 @@ from auditbridge.delivery import Delivery, SendAnswer, Started
 from auditbridge.destinations import Routes
 from auditbridge.errors import ConfigurationError
 from auditbridge.models import AuditEvent
-from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, PutResult, SinkLimits, fits, limits_of, record_size
+from auditbridge.sinks import CONFIGURATION_ENTRY_CODES, PutResult, SinkLimits, limits_of, sized_if_fits
 
 
 @dataclass(slots=True)
@@ -33,6 +33,7 @@ class _Filling:
 
     delivery: Delivery
     limits: SinkLimits
+    sized: Callable[[AuditEvent], int | None]
     entries: list[AuditEvent] = field(default_factory=list)
     size: int = 0
     started: list[Started] = field(default_factory=list)
@@ -45,7 +46,7 @@ class SendAhead:
     def __init__(self, deliveries: dict[str, Delivery], routes: Routes) -> None:
         self.routes = routes
         self._filling = {
-            address: _Filling(delivery, limits_of(delivery.sink))
+            address: _Filling(delivery, limits_of(delivery.sink), sized_if_fits(delivery.sink))
             for address, delivery in deliveries.items()
             if not limits_of(delivery.sink).chronological
         }
@@ -54,10 +55,13 @@ class SendAhead:
         """An entry's first copy in the batch: add it to each routed destination's request."""
         for address in self.routes.destinations_for(source):
             filling = self._filling.get(address)
-            if filling is None or filling.stopped or not fits(filling.delivery.sink, entry):
+            if filling is None or filling.stopped:
+                continue
+            measured = filling.sized(entry)
+            if measured is None:  # too large for this destination: the ordinary path refuses it
                 continue
             limits = filling.limits
-            size = record_size(filling.delivery.sink, entry) + limits.record_overhead
+            size = measured + limits.record_overhead
             if filling.entries and (
                 len(filling.entries) >= limits.max_records
                 or limits.request_overhead + filling.size + size > limits.max_request_bytes

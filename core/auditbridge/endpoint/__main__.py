@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 
 from auditbridge.endpoint.server import LocalEndpoint
 from auditbridge.endpoint.service import Channel, CloudTrailDataService
@@ -23,6 +24,7 @@ def main() -> None:
     service = CloudTrailDataService([Channel(arn) for arn in args.channel], auto_create_channels=not args.channel)
     endpoint = LocalEndpoint(service, args.host, args.port, control=args.test_control)
     print(endpoint.url, flush=True)
+    gc.freeze()  # what start-up built lives as long as the process: the collector need not walk it
     with contextlib.suppress(KeyboardInterrupt):
         endpoint.serve_forever()
 

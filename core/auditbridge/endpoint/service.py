@@ -8,6 +8,7 @@ caught here rather than mirrored.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import socket
@@ -91,8 +92,10 @@ class MemoryStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def store(self, events: Sequence[StoredEvent]) -> None:
+        # Without the parsed copy: kept for the process's life, it would only slow the collector.
+        kept = [event if event.data is None else dataclasses.replace(event, data=None) for event in events]
         with self._lock:
-            self.events.extend(events)
+            self.events.extend(kept)
 
     def clear(self) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ PutAuditEvents measures its entries.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,18 +115,40 @@ def address_of(sink: Any) -> str:
 
 
 def record_size(sink: Any, entry: AuditEvent) -> int:
+    return size_of_records(sink)(entry)
+
+
+def size_of_records(sink: Any) -> Callable[[AuditEvent], int]:
+    """How ``sink`` measures an entry: its ``record_size``, else PutAuditEvents' wire size."""
     measure = getattr(sink, "record_size", None)
-    return int(measure(entry)) if callable(measure) else entry.wire_size
+    if callable(measure):
+        return lambda entry: int(measure(entry))
+    return _wire_size
+
+
+def _wire_size(entry: AuditEvent) -> int:
+    return entry.wire_size
 
 
 def fits(sink: Any, entry: AuditEvent) -> bool:
     """Whether one request to ``sink`` can carry ``entry`` at all."""
+    return sized_if_fits(sink)(entry) is not None
+
+
+def sized_if_fits(sink: Any) -> Callable[[AuditEvent], int | None]:
+    """For a batch's entries: the size of one that a request to ``sink`` can carry, else None.
+
+    The sink's limits and measure are looked up once, not per entry.
+    """
     limits = limits_of(sink)
-    size = record_size(sink, entry)
-    return (
-        size <= limits.max_record_bytes
-        and size + limits.record_overhead + limits.request_overhead <= limits.max_request_bytes
-    )
+    measure = size_of_records(sink)
+    largest = min(limits.max_record_bytes, limits.max_request_bytes - limits.record_overhead - limits.request_overhead)
+
+    def sized(entry: AuditEvent) -> int | None:
+        size = measure(entry)
+        return size if size <= largest else None
+
+    return sized
 
 
 def pack_for(sink: Any, entries: Sequence[AuditEvent]) -> list[list[AuditEvent]]:
@@ -137,7 +159,7 @@ def pack_for(sink: Any, entries: Sequence[AuditEvent]) -> list[list[AuditEvent]]
         entries,
         limits.max_records,
         limits.max_request_bytes,
-        size_of=lambda entry: record_size(sink, entry),
+        size_of=size_of_records(sink),
         request_overhead=limits.request_overhead,
         record_overhead=limits.record_overhead,
         time_of=timed,
