@@ -1,10 +1,13 @@
 """Benchmark of the local lake (`make bench`), as ratios measured in one run.
 
 * Ingest: 100,000 synthetic Okta events through ``auditbridge ingest`` into a fresh lake
-  (the Lambda's pipeline, the service's per-entry checks, one transaction per request).
+  (the Lambda's pipeline, the service's per-entry checks, one transaction per write of up to
+  1,000 entries).
 * Query: the blog's "events per user" through ``auditbridge query``'s path (translate with
-  sqlglot, open the lake read-only, run) against DuckDB running the equivalent SQL directly
-  on an open connection.
+  sqlglot, look up the stores, run) against DuckDB running the equivalent SQL directly on an
+  open connection: once with the lake held open for all the rounds (``LocalLake.reading()``,
+  as a program running several queries does), once opening it for every query (as each
+  ``auditbridge query`` command does).
 """
 
 from __future__ import annotations
@@ -51,11 +54,18 @@ def main() -> None:
             "SELECT element_at(eventData.userIdentity.details, 'alternateId') AS user, COUNT(*) AS events "
             f"FROM {store.id} WHERE eventData.eventSource = 'okta.system-log-events' GROUP BY 1 ORDER BY 2 DESC"
         )
-        ours = []
+        opening = []
         for _ in range(args.rounds):
             began = time.perf_counter()
             rows = run_query(sql, lake).rows
-            ours.append(time.perf_counter() - began)
+            opening.append(time.perf_counter() - began)
+        ours = []
+        with lake.reading():
+            for _ in range(args.rounds):
+                began = time.perf_counter()
+                held_rows = run_query(sql, lake).rows
+                ours.append(time.perf_counter() - began)
+        assert held_rows == rows
         direct_sql = (
             "SELECT eventData.userIdentity.details['alternateId'] AS user, COUNT(*) AS events FROM partner_events "
             f"WHERE store_id = '{store.id}' AND eventData.eventSource = 'okta.system-log-events' "
@@ -70,12 +80,15 @@ def main() -> None:
         con.close()
         assert sorted(rows) == sorted(direct_rows)
 
-    ours_s, direct_s = statistics.median(ours), statistics.median(direct)
-    print(f"lake ingest : {args.events:,} events in {ingest:.1f} s = {args.events / ingest:,.0f} events/s")
+    ours_s, opening_s, direct_s = statistics.median(ours), statistics.median(opening), statistics.median(direct)
     print(
-        f"lake query  : events per user over {args.events:,} events: auditbridge query {ours_s * 1000:.1f} ms, "
-        f"DuckDB directly {direct_s * 1000:.1f} ms, ratio {ours_s / direct_s:.2f}x "
-        "(ours includes parsing, translating and opening the lake)"
+        f"lake ingest : {args.events:,} events in {ingest:.1f} s = {args.events / ingest:,.0f} events/s "
+        "(target: 20,000)"
+    )
+    print(
+        f"lake query  : events per user over {args.events:,} events: DuckDB directly {direct_s * 1000:.1f} ms; "
+        f"run_query with the lake held open {ours_s * 1000:.1f} ms, ratio {ours_s / direct_s:.2f}x (target <= 1.5); "
+        f"opening the lake for the query {opening_s * 1000:.1f} ms, ratio {opening_s / direct_s:.2f}x"
     )
 
 

@@ -160,3 +160,20 @@ def test_recipient_account_comes_from_the_channel(lambda_env):
     lambda_handler.handler({"Records": [okta_record()]}, LambdaContext())
     data = json.loads(lambda_env.stored.events[0].event_data)
     assert data["recipientAccountId"] == CHANNEL_ARN.split(":")[4] == "123456789012"
+
+
+def test_a_batch_leaves_no_cycles_for_the_collector(lambda_env):
+    """Everything a batch allocates is freed by reference counting when it ends (issue #11)."""
+    import gc
+
+    records = [okta_record() for _ in range(250)]
+    lambda_handler.handler({"Records": records[:10]}, LambdaContext())  # start-up: plugins, clients
+    gc.collect()
+    gc.disable()
+    try:
+        response = lambda_handler.handler({"Records": records[10:]}, LambdaContext())
+        unreachable = gc.collect()
+    finally:
+        gc.enable()
+    assert response == {"batchItemFailures": []}
+    assert unreachable == 0

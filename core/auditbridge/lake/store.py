@@ -225,9 +225,10 @@ class LocalLake:
         if not self.path.exists():
             return []
         with self.connect(read_only=True) as con:
-            if not _has_schema(con):
+            try:  # one query, rather than asking information_schema first (which costs as much again)
+                rows = con.execute("SELECT id, name, kind FROM event_data_stores ORDER BY created_at, id").fetchall()
+            except duckdb.CatalogException:  # a lake file with no stores yet
                 return []
-            rows = con.execute("SELECT id, name, kind FROM event_data_stores ORDER BY created_at, id").fetchall()
             stores = [EventDataStore(row[0], row[1], row[2]) for row in rows]
             with self._lock:
                 if con is self._reading:
@@ -533,13 +534,6 @@ def _check_lake_file(path: Path) -> None:
             code="NotALake",
             hint="pass --lake with the lake's file, or a new file name to create one",
         )
-
-
-def _has_schema(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'event_data_stores'"
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
