@@ -346,3 +346,18 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_failed():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_no_credentials_anywhere_is_a_configuration_error(
+    make_pipeline, auditbridge_cloudtrail_data, monkeypatch, tmp_path
+):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    report = make_pipeline().run(messages(3))
+    assert report.configuration_error is not None
+    assert report.configuration_error.code == "NoCredentials"
+    assert len(report.failed_message_ids) == 3
+    assert auditbridge_cloudtrail_data.service.requests == 0
