@@ -52,12 +52,8 @@ def sql_time(value: Any) -> str | None:
     return text or None
 
 
-def integration_row(
-    data: dict[str, Any], *, event_id: str, channel_arn: str, ingestion_time: str, region: str | None
-) -> dict[str, Any]:
-    """The row of one integration event (``data`` is its eventData) as CloudTrail Lake shows it."""
-    identity = data.get("userIdentity")
-    identity = identity if isinstance(identity, dict) else {}
+def added_by_cloudtrail(data: dict[str, Any], *, event_id: str, region: str | None) -> dict[str, Any]:
+    """The columns before ``eventData`` that CloudTrail Lake adds to an integration event, in order."""
     return {
         "eventVersion": "1.0",
         "eventCategory": "ActivityAuditLog",
@@ -65,6 +61,17 @@ def integration_row(
         "eventID": event_id,
         "eventTime": sql_time(data.get("eventTime")),
         "awsRegion": region,
+    }
+
+
+def integration_row(
+    data: dict[str, Any], *, event_id: str, channel_arn: str, ingestion_time: str, region: str | None
+) -> dict[str, Any]:
+    """The row of one integration event (``data`` is its eventData) as CloudTrail Lake shows it."""
+    identity = data.get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
+    return {
+        **added_by_cloudtrail(data, event_id=event_id, region=region),
         "eventData": {
             **{name: data.get(name) for name in EVENT_DATA_STRINGS},
             **{name: as_string_map(data.get(name)) for name in EVENT_DATA_MAPS},

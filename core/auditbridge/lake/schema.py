@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from auditbridge.records import as_string_map, integration_row, sql_time
+from auditbridge.records import added_by_cloudtrail, as_string_map, integration_row, sql_time
 
 MAP: Final = "MAP(VARCHAR, VARCHAR)"
 EVENT_DATA_TYPE: Final = (
@@ -116,17 +116,7 @@ def partner_line(
             data, event_id=event_id, channel_arn=channel_arn, ingestion_time=ingestion_time, region=region
         )
         return orjson.dumps({"store_id": store_id, **row})
-    head = orjson.dumps(
-        {
-            "store_id": store_id,
-            "eventVersion": "1.0",
-            "eventCategory": "ActivityAuditLog",
-            "eventType": "ActivityLog",
-            "eventID": event_id,
-            "eventTime": sql_time(data.get("eventTime")),
-            "awsRegion": region,
-        }
-    )
+    head = orjson.dumps({"store_id": store_id, **added_by_cloudtrail(data, event_id=event_id, region=region)})
     metadata = orjson.dumps({"ingestionTime": sql_time(ingestion_time), "channelARN": channel_arn})
     return b"".join((head[:-1], b',"eventData":', text, b',"metadata":', metadata, b"}"))
 
