@@ -250,6 +250,7 @@ def test_ingest_keeps_every_bad_event_with_its_reason(lake_path, tmp_path, capsy
     status, out, _ = cli(capsys, "ingest", str(source), "--lake", str(lake_path))
     assert status == 1
     assert "read 7 events: sent 3" in out and "4 rejected" in out
+    assert f"in {lake_path} in 1 write," in out  # up to 1,000 entries a transaction
     dead_path = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
     assert dead_path.parent == lake_path.parent
     dead = [json.loads(line) for line in dead_path.read_text().splitlines()]
@@ -379,7 +380,7 @@ def test_ingest_can_send_to_cloudtrail_lake_instead(tmp_path, capsys, auditbridg
         capsys, "ingest", source, "--sink", "cloudtrail-lake", "--channel-arn", auditbridge_cloudtrail_data.channel_arn
     )
     assert status == 0
-    assert f"sent 5 to channel {auditbridge_cloudtrail_data.channel_arn}" in out
+    assert f"sent 5 to channel {auditbridge_cloudtrail_data.channel_arn} in 1 PutAuditEvents request," in out
     assert len(auditbridge_cloudtrail_data.stored.events) == 5
     status, _, err = cli(capsys, "ingest", source, "--sink", "cloudtrail-lake", "--channel-arn", "")
     assert status == 2 and "needs --channel-arn" in err
@@ -599,3 +600,17 @@ def test_queries_in_one_reading_block_share_a_connection_and_answer_in_utc(lake_
     assert len(opened) == 1  # the file is opened once for the four queries, stores looked up once
     assert answers == [alone] * 3 == [later] * 3
     assert str(alone[0]["first"]) == "2025-06-01 08:00:00+00:00"  # UTC, though this process runs in Pacific/Chatham
+
+
+def test_ingest_writes_up_to_a_thousand_entries_a_transaction_each_checked_as_putauditevents_would(
+    tmp_path, lake_path, capsys
+):
+    events = [eventbridge_event(okta_log_event()) for _ in range(2_300)]
+    events[1_500]["detail"]["uuid"] = "x" * 2000  # refused on its own; its write keeps the rest
+    source = write_events(tmp_path / "many.jsonl", events)
+    status, out, _ = cli(capsys, "ingest", source, "--lake", str(lake_path), "--batch-size", "2300")
+    assert status == 1
+    assert "sent 2,299" in out and "in 3 writes," in out and "1 rejected" in out
+    assert "FieldTooLong" in out
+    store = LocalLake(lake_path).default_store().id
+    assert query(lake_path, f"SELECT count(*) AS n FROM {store}") == [{"n": 2_299}]

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             pipeline = _local_pipeline(lake, store, args.channel_arn, dead_letters)
             counts, requests = _ingest(pipeline, args)
         destination = f"event data store {store.id} ({store.name}) in {lake.path}"
-        calls = "writes"
+        calls = "write" if requests == 1 else "writes"
     else:
         if not args.channel_arn:
             raise ConfigurationError(
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         )
         counts, requests = _ingest(pipeline, args)
         destination = f"channel {channel.arn}"
-        calls = "PutAuditEvents requests"
+        calls = "PutAuditEvents request" if requests == 1 else "PutAuditEvents requests"
     return _summary(counts, requests, calls, destination, dead_letters)
 
 
