@@ -614,3 +614,46 @@ def test_ingest_writes_up_to_a_thousand_entries_a_transaction_each_checked_as_pu
     assert "FieldTooLong" in out
     store = LocalLake(lake_path).default_store().id
     assert query(lake_path, f"SELECT count(*) AS n FROM {store}") == [{"n": 2_299}]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Another client's eventData: integers beyond 64 bits (orjson reads a float, DuckDB keeps the digits),
+        '{"version":"1","userIdentity":{"type":"U","principalId":"p"},"eventSource":"s","eventName":"n",'
+        '"eventTime":"2025-06-01T08:00:00Z","UID":"u","recipientAccountId":"000000000000",'
+        '"requestParameters":{"big":123456789012345678901234567890,"list":[-9223372036854775809]}}',
+        # pretty-printed, keys in another order, and escapes orjson would not write,
+        '{\n  "UID": "u", "version": "1", "eventName": "n", "eventSource": "s",\n'
+        '  "eventTime": "2025-06-01T08:00:00Z", "recipientAccountId": "000000000000",\n'
+        '  "userIdentity": {"principalId": "p", "type": "U", "details": {"k": "a\\/b", "n": 1E2}},\n'
+        '  "additionalEventData": {"nested": {"z": 2.50, "a": [1, 2]}}\n}',
+        # and non-ASCII written as escapes.
+        '{"version":"1","userIdentity":{"type":"U","principalId":"p\\u00e9"},"eventSource":"s","eventName":"n",'
+        '"eventTime":"2025-06-01T08:00:00Z","UID":"u","recipientAccountId":"000000000000",'
+        '"responseElements":{"r":{"q":"\\u00e9\\u0001"}}}',
+    ],
+)
+def test_another_clients_text_reads_back_as_rows_built_in_python(text):
+    """`lake serve` takes eventData from any client: whatever its form, the row must be the one Python builds."""
+    import tempfile
+
+    import orjson
+    from auditbridge.lake.schema import partner_line, partner_row
+
+    values = {
+        "event_id": "ev-1",
+        "event_data": text,
+        "channel_arn": "arn:aws:cloudtrail:local:000000000000:channel/c",
+        "ingestion_time": "2025-06-01T08:00:01.250Z",
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        lake = LocalLake(Path(folder) / "lake.duckdb")
+        ours, reference = lake.create_store("ours"), lake.create_store("reference")
+        lake._insert("partner", [(("x",), partner_line(store_id=ours.id, **values, data=orjson.loads(text)))])
+        lake._insert("partner", [(("y",), orjson.dumps(partner_row(store_id=reference.id, **values)))])
+        with lake.reading() as con:
+            rows = con.execute(
+                f"SELECT * EXCLUDE (store_id) FROM partner_events ORDER BY store_id = '{ours.id}'"
+            ).fetchall()
+    assert rows[0] == rows[1]

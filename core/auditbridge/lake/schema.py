@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from auditbridge.models import json_bytes
 from auditbridge.records import added_by_cloudtrail, as_string_map, integration_row, sql_time
 
 MAP: Final = "MAP(VARCHAR, VARCHAR)"
@@ -104,14 +105,17 @@ def partner_line(
 
     DuckDB turns each JSON object into a ``MAP(VARCHAR, VARCHAR)`` as :func:`as_string_map`
     does (strings as they are, anything else as compact JSON), so the event's text needs no
-    reading and re-encoding here. Not for text with ``\\u`` escapes (DuckDB writes control
-    characters' hex in upper case), nor where :func:`_read_alike` says DuckDB would differ:
-    those take :func:`partner_row`'s way. ``tests/test_lake.py`` holds the two together.
+    reading and re-encoding here. Only for the canonical text our own encoding writes, and
+    only where DuckDB reads it alike (see below); anything else takes :func:`partner_row`'s way.
+    ``tests/test_lake.py`` holds the two together.
     """
     data = data if data is not None else orjson.loads(event_data)
     region = channel_arn.split(":")[3] if channel_arn.count(":") >= 5 else None
     text = event_data.encode("utf-8")
-    if b"\\u" in text or not _read_alike(data, text):
+    # Only text as our own encoding writes it (another client may send integers beyond 64 bits,
+    # which orjson reads as floats and DuckDB keeps as digits), without \\u escapes (DuckDB writes
+    # control characters' hex in upper case), and where DuckDB reads the maps alike.
+    if b"\\u" in text or json_bytes(data) != text or not _read_alike(data, text):
         row = integration_row(
             data, event_id=event_id, channel_arn=channel_arn, ingestion_time=ingestion_time, region=region
         )
