@@ -61,14 +61,17 @@ class EventBridgeEvent:
                 source=source,
                 event_id=_str_or_none(data.get("id")),
             )
+        detail_type, event_id, time = data.get("detail-type"), data.get("id"), data.get("time")
+        account, region = data.get("account"), data.get("region")
+        # Written out (not through _str_or_none): this runs for every event.
         return cls(
-            source=source,
-            detail=detail,
-            detail_type=_str_or_none(data.get("detail-type")),
-            id=_str_or_none(data.get("id")),
-            time=_str_or_none(data.get("time")),
-            account=_str_or_none(data.get("account")),
-            region=_str_or_none(data.get("region")),
+            source,
+            detail,
+            detail_type if isinstance(detail_type, str) else None,
+            event_id if isinstance(event_id, str) else None,
+            time if isinstance(time, str) else None,
+            account if isinstance(account, str) else None,
+            region if isinstance(region, str) else None,
         )
 
     @classmethod

@@ -120,10 +120,17 @@ def _trusted(cls: type[_M], values: dict[str, Any]) -> _M:
     """
     instance = cls.__new__(cls)
     object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
+    _set_fields_set(instance, set(values))
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
+
+
+# BaseModel's slots, set through their descriptors: a third faster than object.__setattr__.
+_BASE_MODEL_SLOTS: Any = vars(BaseModel)
+_set_fields_set = _BASE_MODEL_SLOTS["__pydantic_fields_set__"].__set__
+_set_extra = _BASE_MODEL_SLOTS["__pydantic_extra__"].__set__
+_set_private = _BASE_MODEL_SLOTS["__pydantic_private__"].__set__
 
 
 class UserIdentity(_Frozen):
@@ -314,21 +321,21 @@ class AuditEvent(_Frozen):
         # per-event cost of building an entry.
         text, digest = data.decode("utf-8"), checksum(data)
         entry = _trusted(cls, {"id": entry_id, "eventData": text, "eventDataChecksum": digest})
-        # eventData as a JSON string: compact orjson output holds no raw control characters,
-        # so escaping quotes and backslashes is all orjson would do to it.
-        escaped = data.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+        # eventData as the JSON string orjson writes in the request body (one pass in C; two
+        # bytes.replace passes cost twice as much).
+        quoted = orjson.dumps(text)
         entry.__dict__["request_json"] = b"".join(
             (
                 b'{"id":"',
                 entry_id.encode("ascii"),
-                b'","eventData":"',
-                escaped,
-                b'","eventDataChecksum":"',
+                b'","eventData":',
+                quoted,
+                b',"eventDataChecksum":"',
                 digest.encode("ascii"),
                 b'"}',
             )
         )
-        entry.__dict__["wire_size"] = _wire_size(len(escaped), len(data) - len(text), entry_id, digest)
+        entry.__dict__["wire_size"] = _wire_size(len(quoted) - 2, len(data) - len(text), entry_id, digest)
         return entry
 
     @cached_property

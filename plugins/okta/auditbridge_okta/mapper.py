@@ -82,13 +82,7 @@ def map_log_event(
         eventTime=_event_time(log_event.get("published"), event, uuid),
         UID=uuid,
         requestParameters=_targets(log_event.get("target"), uuid),
-        responseElements=_drop_none(
-            {
-                "result": clip(result, OUTCOME_MAX_CHARS) if result else None,
-                "reason": clip(reason, OUTCOME_MAX_CHARS) if reason else None,
-            }
-        )
-        or None,
+        responseElements=_outcome(result, reason),
         errorCode=clip(result, 256) if failed and result else None,
         errorMessage=clip(reason, 256) if failed and reason else None,
         sourceIPAddress=normalize_ip_address(client.get("ipAddress")),
@@ -140,12 +134,11 @@ def _user_identity(actor: Any, uuid: str) -> UserIdentity:
         )
     alternate_id = _text(actor.get("alternateId"))
     display_name = _text(actor.get("displayName"))
-    details: dict[str, Any] = _drop_none(
-        {
-            "alternateId": clip(alternate_id, 1024) if alternate_id else None,
-            "displayName": clip(display_name, 1024) if display_name else None,
-        }
-    )
+    details: dict[str, Any] = {}
+    if alternate_id:
+        details["alternateId"] = clip(alternate_id, 1024)
+    if display_name:
+        details["displayName"] = clip(display_name, 1024)
     detail_entry = actor.get("detailEntry")
     if detail_entry not in (None, {}):
         details["detailEntry"] = clip(orjson.dumps(detail_entry, option=orjson.OPT_SORT_KEYS).decode(), 4096)
@@ -224,5 +217,10 @@ def _additional(log_event: dict[str, Any]) -> dict[str, Any] | None:
     return fit_object(rest, ADDITIONAL_EVENT_DATA_MAX_BYTES, TRIM_ORDER)
 
 
-def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in values.items() if value is not None}
+def _outcome(result: str | None, reason: str | None) -> dict[str, Any] | None:
+    outcome: dict[str, Any] = {}
+    if result:
+        outcome["result"] = clip(result, OUTCOME_MAX_CHARS)
+    if reason:
+        outcome["reason"] = clip(reason, OUTCOME_MAX_CHARS)
+    return outcome or None
