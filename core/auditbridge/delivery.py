@@ -170,7 +170,7 @@ class Delivery:
         if isinstance(answer, AuditBridgeError):  # any other classified failure: try again later
             state.retry(request, answer)
             return []
-        by_id = {entry.id: entry for entry in request}
+        by_id = {entry.id: entry for entry in request} if answer.failed else {}
         report.sent.update(answer.successful)
         for failure in answer.failed:
             entry = by_id.get(failure.id)

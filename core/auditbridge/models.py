@@ -53,14 +53,23 @@ def _event_time(value: str) -> str:
     # fullmatch: with match, ``$`` would also accept a trailing newline.
     if not _EVENT_TIME_RE.fullmatch(value):
         raise ValueError("must be UTC in the form yyyy-MM-ddTHH:mm:ssZ, e.g. 2023-01-31T22:23:12Z")
-    try:
-        # The regex fixed the layout; the constructor checks the calendar (strptime is 5x slower).
-        datetime(
-            int(value[:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]), int(value[17:19])
-        )
-    except ValueError as exc:
-        raise ValueError(f"is not a real date and time: {exc}") from None
+    # The regex fixed the layout; the constructor checks the calendar (strptime is 5x slower).
+    # Days recur from event to event, so their verdicts are kept; a time of day is in range.
+    problem = _date_problem(value[:10])
+    if problem is None and not (int(value[11:13]) <= 23 and int(value[14:16]) <= 59 and int(value[17:19]) <= 59):
+        problem = "the time of day is out of range"
+    if problem is not None:
+        raise ValueError(f"is not a real date and time: {problem}")
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _date_problem(day: str) -> str | None:
+    try:
+        datetime(int(day[:4]), int(day[5:7]), int(day[8:10]))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def normalize_ip_address(value: object) -> str | None:
