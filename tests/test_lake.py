@@ -413,6 +413,29 @@ def test_ingest_shows_a_progress_bar_on_a_terminal_only(tmp_path):
     assert piped.stderr == ""  # no progress output into logs or pipes
 
 
+def rows_both_ways(text: str) -> tuple[tuple, tuple]:
+    """The lake row of an accepted event whose eventData is ``text``: as written from the text, as built in Python."""
+    import tempfile
+
+    import orjson
+    from auditbridge.lake.schema import partner_line, partner_row
+
+    values = {
+        "event_id": "ev-1",
+        "event_data": text,
+        "channel_arn": "arn:aws:cloudtrail:local:000000000000:channel/c",
+        "ingestion_time": "2025-06-01T08:00:01.250Z",
+    }
+    with tempfile.TemporaryDirectory() as folder:
+        lake = LocalLake(Path(folder) / "lake.duckdb")
+        ours, reference = lake.create_store("ours"), lake.create_store("reference")
+        lake._insert("partner", [(("x",), partner_line(store_id=ours.id, **values, data=orjson.loads(text)))])
+        lake._insert("partner", [(("y",), orjson.dumps(partner_row(store_id=reference.id, **values)))])
+        with lake.reading() as con:
+            query = "SELECT * EXCLUDE (store_id) FROM partner_events WHERE store_id = ?"
+            return con.execute(query, [ours.id]).fetchone(), con.execute(query, [reference.id]).fetchone()
+
+
 json_values = st.recursive(
     st.booleans() | st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.floats() | st.text(max_size=8),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=4), children, max_size=3),
@@ -439,10 +462,7 @@ def test_rows_written_from_the_events_own_text_read_back_as_rows_built_in_python
     request_parameters, additional, details, error_message
 ):
     """The lake writes an accepted event's text as it came; DuckDB must read it as partner_row builds it."""
-    import tempfile
 
-    import orjson
-    from auditbridge.lake.schema import partner_line, partner_row
     from auditbridge.models import EventData, UserIdentity
 
     data = EventData.build(
@@ -461,23 +481,8 @@ def test_rows_written_from_the_events_own_text_read_back_as_rows_built_in_python
         text = data.to_json_bytes().decode()
     except TypeError:
         return  # not encodable: refused before it could reach a lake
-    values = {
-        "event_id": "ev-1",
-        "event_data": text,
-        "channel_arn": "arn:aws:cloudtrail:local:000000000000:channel/c",
-        "ingestion_time": "2025-06-01T08:00:01.250Z",
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        lake = LocalLake(Path(folder) / "lake.duckdb")
-        ours, reference = lake.create_store("ours"), lake.create_store("reference")
-        lake._insert("partner", [(("x",), partner_line(store_id=ours.id, **values))])
-        built = orjson.dumps(partner_row(store_id=reference.id, **values))
-        lake._insert("partner", [(("y",), built)])
-        with lake.reading() as con:
-            rows = con.execute(
-                f"SELECT * EXCLUDE (store_id) FROM partner_events ORDER BY store_id = '{ours.id}'"
-            ).fetchall()
-    assert rows[0] == rows[1]
+    ours, reference = rows_both_ways(text)
+    assert ours == reference
 
 
 def test_batches_arriving_while_one_is_written_are_committed_together_each_whole(lake_path, monkeypatch):
@@ -636,24 +641,6 @@ def test_ingest_writes_up_to_a_thousand_entries_a_transaction_each_checked_as_pu
 )
 def test_another_clients_text_reads_back_as_rows_built_in_python(text):
     """`lake serve` takes eventData from any client: whatever its form, the row must be the one Python builds."""
-    import tempfile
 
-    import orjson
-    from auditbridge.lake.schema import partner_line, partner_row
-
-    values = {
-        "event_id": "ev-1",
-        "event_data": text,
-        "channel_arn": "arn:aws:cloudtrail:local:000000000000:channel/c",
-        "ingestion_time": "2025-06-01T08:00:01.250Z",
-    }
-    with tempfile.TemporaryDirectory() as folder:
-        lake = LocalLake(Path(folder) / "lake.duckdb")
-        ours, reference = lake.create_store("ours"), lake.create_store("reference")
-        lake._insert("partner", [(("x",), partner_line(store_id=ours.id, **values, data=orjson.loads(text)))])
-        lake._insert("partner", [(("y",), orjson.dumps(partner_row(store_id=reference.id, **values)))])
-        with lake.reading() as con:
-            rows = con.execute(
-                f"SELECT * EXCLUDE (store_id) FROM partner_events ORDER BY store_id = '{ours.id}'"
-            ).fetchall()
-    assert rows[0] == rows[1]
+    ours, reference = rows_both_ways(text)
+    assert ours == reference
