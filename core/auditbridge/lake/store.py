@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 import threading
 import time
@@ -442,15 +441,15 @@ class _GroupCommit:
     def _write_group(self, group: list[_Ticket]) -> None:
         try:
             self._write([ticket.batch for ticket in group])
-        except Exception:
+        except Exception as exc:
             if len(group) == 1:
-                group[0].error = sys.exc_info()[1]
-            else:
+                group[0].error = exc
+            else:  # each on its own: one batch's failure stays its own
                 for ticket in group:
                     try:
                         self._write([ticket.batch])
-                    except Exception as exc:
-                        ticket.error = exc
+                    except Exception as alone:
+                        ticket.error = alone
         for ticket in group:
             ticket.done = True
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from auditbridge.errors import AuditBridgeError, ConfigurationError, PermanentError, RetriableError
@@ -74,3 +75,16 @@ def classify_botocore_error(exc: Exception, *, service: str) -> AuditBridgeError
     if isinstance(exc, ParamValidationError):
         return PermanentError(f"botocore refused the request: {exc}", code="ParamValidation")
     return RetriableError(f"unexpected botocore error: {type(exc).__name__}: {exc}", code="BotocoreError")
+
+
+@contextlib.contextmanager
+def classified(*, operation: str, service: str, configuration: Mapping[str, str], hint: str) -> Iterator[None]:
+    """Inside the block, botocore's errors become the hierarchy's (see the two functions above)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        raise classify_client_error(exc, operation=operation, configuration=configuration, hint=hint) from exc
+    except BotoCoreError as exc:
+        raise classify_botocore_error(exc, service=service) from exc

@@ -185,9 +185,9 @@ class CloudWatchLogsSink:
 
     def check(self, dry_run: bool) -> str:
         """Reachable (the group exists) and, unless ``dry_run``, writable (one check event)."""
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with aws_errors.classified(
+            operation="CloudWatch Logs", service="CloudWatch Logs", configuration=CONFIGURATION_ERRORS, hint=HINT
+        ):
             found = self.client.describe_log_groups(logGroupNamePrefix=self.log_group).get("logGroups", [])
             exists = any(group.get("logGroupName") == self.log_group for group in found)
             if not exists and not self.create:
@@ -204,12 +204,6 @@ class CloudWatchLogsSink:
                 logStreamName=stream,
                 logEvents=[{"timestamp": int(time.time() * 1000), "message": message}],
             )
-        except ClientError as exc:
-            raise aws_errors.classify_client_error(
-                exc, operation="CloudWatch Logs", configuration=CONFIGURATION_ERRORS, hint=HINT
-            ) from exc
-        except BotoCoreError as exc:
-            raise aws_errors.classify_botocore_error(exc, service="CloudWatch Logs") from exc
         return f"wrote one check event to {self.log_group}, stream {stream}"
 
 

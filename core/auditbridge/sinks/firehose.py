@@ -67,17 +67,11 @@ class FirehoseSink:
         return len(self._record(entry))
 
     def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         records = [{"Data": self._record(entry)} for entry in entries]
-        try:
+        with aws_errors.classified(
+            operation="PutRecordBatch", service="Firehose", configuration=CONFIGURATION_ERRORS, hint=HINT
+        ):
             response = self.client.put_record_batch(DeliveryStreamName=self.stream, Records=records)
-        except ClientError as exc:
-            raise aws_errors.classify_client_error(
-                exc, operation="PutRecordBatch", configuration=CONFIGURATION_ERRORS, hint=HINT
-            ) from exc
-        except BotoCoreError as exc:
-            raise aws_errors.classify_botocore_error(exc, service="Firehose") from exc
         result = PutResult()
         # Index-aligned with the records sent; a missing answer leaves the entry unanswered (retried).
         for entry, answer in zip(entries, response.get("RequestResponses", []), strict=False):
@@ -90,18 +84,12 @@ class FirehoseSink:
         return result
 
     def check(self, dry_run: bool) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        try:
+        with aws_errors.classified(
+            operation="Firehose", service="Firehose", configuration=CONFIGURATION_ERRORS, hint=HINT
+        ):
             described = self.client.describe_delivery_stream(DeliveryStreamName=self.stream)
             status = described["DeliveryStreamDescription"]["DeliveryStreamStatus"]
             if dry_run:
                 return f"delivery stream {self.stream} is {status}; nothing sent"
             self.client.put_record(DeliveryStreamName=self.stream, Record={"Data": b'{"auditbridgeCheck":true}\n'})
-        except ClientError as exc:
-            raise aws_errors.classify_client_error(
-                exc, operation="Firehose", configuration=CONFIGURATION_ERRORS, hint=HINT
-            ) from exc
-        except BotoCoreError as exc:
-            raise aws_errors.classify_botocore_error(exc, service="Firehose") from exc
         return f"delivery stream {self.stream} is {status}; wrote one check record"
