@@ -2,7 +2,8 @@
 
 * Ingest: 100,000 synthetic Okta events through ``auditbridge ingest`` into a fresh lake
   (the Lambda's pipeline, the service's per-entry checks, one transaction per write of up to
-  1,000 entries).
+  1,000 entries): with the default ``--jobs`` (one preparation process per CPU), then with
+  ``--jobs 1`` (everything in one process) into another fresh lake.
 * Query: the blog's "events per user" through ``auditbridge query``'s path (translate with
   sqlglot, look up the stores, run) against DuckDB running the equivalent SQL directly on an
   open connection: once with the lake held open for all the rounds (``LocalLake.reading()``,
@@ -30,6 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import duckdb
+    from auditbridge.cli.ingest_command import default_jobs
     from auditbridge.cli.main import main as cli
     from auditbridge.lake.query import run_query
     from auditbridge.lake.store import LocalLake
@@ -46,6 +48,11 @@ def main() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             status = cli(["ingest", str(source), "--lake", str(lake_path)])
         ingest = time.perf_counter() - started
+        assert status == 0
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            status = cli(["ingest", str(source), "--lake", str(Path(folder) / "alone.duckdb"), "--jobs", "1"])
+        alone = time.perf_counter() - started
         assert status == 0
 
         lake = LocalLake(lake_path)
@@ -83,7 +90,8 @@ def main() -> None:
     ours_s, opening_s, direct_s = statistics.median(ours), statistics.median(opening), statistics.median(direct)
     print(
         f"lake ingest : {args.events:,} events in {ingest:.1f} s = {args.events / ingest:,.0f} events/s "
-        "(target: 20,000)"
+        f"with --jobs {default_jobs()} (the default here) (target: 20,000); "
+        f"{args.events / alone:,.0f} events/s with --jobs 1, ratio {alone / ingest:.2f}x"
     )
     print(
         f"lake query  : events per user over {args.events:,} events: DuckDB directly {direct_s * 1000:.1f} ms; "

@@ -8,9 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import orjson
 import pytest
 from auditbridge.cli.main import main
 from events import CHANNEL_ARN, eventbridge_event, okta_log_event, sqs_record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 OKTA_FIXTURES = Path(__file__).parents[1] / "plugins" / "okta" / "tests" / "fixtures"
 
@@ -163,3 +166,55 @@ def test_the_console_script_reads_stdin():
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["id"] == json.loads(event)["detail"]["uuid"]
+
+
+def _messages_as_before(data: bytes, name: str) -> list[tuple[str, str, str | None]]:
+    """The input rule as first written: JSON lines exactly when the whole input is not one JSON document."""
+    from auditbridge.inputs import _json_lines, _message, _record
+
+    text = data.strip()
+    if not text:
+        return []
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        messages = list(_json_lines(data, name))
+    else:
+        if isinstance(document, list):
+            messages = [_message(item, f"{name}[{i}]") for i, item in enumerate(document, start=1)]
+        elif isinstance(document, dict) and isinstance(document.get("Records"), list):
+            messages = [
+                _record(r, f"{name}:Records[{i}]", lambda_shape=True) for i, r in enumerate(document["Records"], 1)
+            ]
+        elif isinstance(document, dict) and isinstance(document.get("Messages"), list):
+            messages = [
+                _record(r, f"{name}:Messages[{i}]", lambda_shape=False) for i, r in enumerate(document["Messages"], 1)
+            ]
+        else:
+            messages = [_message(document, f"{name}:1")]
+    return [(m.message_id, m.body, m.position) for m in messages]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+    max_leaves=6,
+)
+_PIECES = st.one_of(
+    _JSON_VALUES.map(orjson.dumps),
+    # With spaces: a message's body shows which rule read it.
+    _JSON_VALUES.map(lambda value: json.dumps(value).encode()),
+    st.sampled_from([b'{"Records": [{"messageId": "m", "body": "b"}]}', b'{"Messages": [{"MessageId": "m"}]}']),
+    _JSON_VALUES.map(lambda value: orjson.dumps(value, option=orjson.OPT_INDENT_2)),
+    st.sampled_from([b"\n", b"\r\n", b" ", b"\t", b"\x0b", b"\x0c", b"{", b"]", b"{truncated", b",", b"\xff"]),
+)
+
+
+@given(st.lists(_PIECES, max_size=8).map(b"".join))
+@settings(max_examples=400, deadline=None)
+def test_json_lines_are_recognised_at_sight_as_the_whole_document_parse_would(data):
+    """Reading a JSON-lines file no longer parses all of it first to fail: the messages must not change."""
+    from auditbridge.inputs import parse_messages
+
+    ours = [(m.message_id, m.body, m.position) for m in parse_messages(data, "f")]
+    assert ours == _messages_as_before(data, "f")

@@ -132,3 +132,26 @@ def test_fault_injection_over_http_control_api(client, auditbridge_cloudtrail_da
         urllib.request.urlopen(auditbridge_cloudtrail_data.url + "/_auditbridge/events", timeout=5).read()
     )
     assert [e["entry_id"] for e in listing["events"]] == ["a"]
+
+
+def test_event_ids_are_random_version_4_uuids():
+    from uuid import RFC_4122, UUID
+
+    from auditbridge.endpoint.service import random_event_id
+
+    ids = [random_event_id() for _ in range(20_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = UUID(text)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, RFC_4122, text)
+    # Every hex digit outside the fixed bits turns up in every position: the bytes are random.
+    for position in range(36):
+        seen = {text[position] for text in ids}
+        if position in (8, 13, 18, 23):
+            assert seen == {"-"}
+        elif position == 14:
+            assert seen == {"4"}
+        elif position == 19:
+            assert seen == set("89ab")
+        else:
+            assert seen == set("0123456789abcdef"), position

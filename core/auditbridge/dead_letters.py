@@ -168,23 +168,31 @@ class JsonLinesDeadLetters:
         self.count = 0
 
     def park(self, parcels: Sequence[Parcel]) -> set[str]:
-        if not parcels:
-            return set()
-        with self.path.open("ab") as out:
-            for parcel in parcels:
-                error = parcel.error
-                line = {
-                    "position": parcel.message.position or parcel.message.message_id,
-                    "errorCode": error.code,
-                    "errorMessage": error.message,
-                    "stage": error.stage.value,
-                    "source": error.source,
-                    "eventId": error.event_id,
-                    "field": error.field,
-                    "destination": error.destination,
-                    "hint": error.hint,
-                    "body": parcel.message.body,
-                }
-                out.write(orjson.dumps({k: v for k, v in line.items() if v is not None}) + b"\n")
-                self.count += 1
+        self.append([dead_letter_line(parcel) for parcel in parcels])
         return set()
+
+    def append(self, lines: Sequence[bytes]) -> None:
+        """Lines made by :func:`dead_letter_line` (in this process or another)."""
+        if not lines:
+            return
+        with self.path.open("ab") as out:
+            out.write(b"".join(line + b"\n" for line in lines))
+        self.count += len(lines)
+
+
+def dead_letter_line(parcel: Parcel) -> bytes:
+    """A rejected event as one JSON line of the CLI's dead-letter file: the reason, then the original body."""
+    error = parcel.error
+    line = {
+        "position": parcel.message.position or parcel.message.message_id,
+        "errorCode": error.code,
+        "errorMessage": error.message,
+        "stage": error.stage.value,
+        "source": error.source,
+        "eventId": error.event_id,
+        "field": error.field,
+        "destination": error.destination,
+        "hint": error.hint,
+        "body": parcel.message.body,
+    }
+    return orjson.dumps({k: v for k, v in line.items() if v is not None})

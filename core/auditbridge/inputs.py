@@ -14,6 +14,7 @@ it with a reason and a position instead of the whole file failing.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,11 +35,13 @@ def read_messages(paths: Sequence[str]) -> Iterator[InboundMessage]:
 
 
 def parse_messages(data: bytes, name: str) -> Iterator[InboundMessage]:
-    text = data.strip()
-    if not text:
+    if not data or data.isspace():
+        return
+    if _json_lines_at_sight(data):
+        yield from _json_lines(data, name)
         return
     try:
-        document = orjson.loads(text)
+        document = orjson.loads(data.strip())
     except orjson.JSONDecodeError:
         yield from _json_lines(data, name)
         return
@@ -55,11 +58,30 @@ def parse_messages(data: bytes, name: str) -> Iterator[InboundMessage]:
         yield _message(document, f"{name}:1")
 
 
+_NOT_SPACE = re.compile(rb"\S")
+
+
 def _json_lines(data: bytes, name: str) -> Iterator[InboundMessage]:
     for number, line in enumerate(data.splitlines(), start=1):
         if line.strip():
             position = f"{name}:{number}"
             yield InboundMessage(message_id=position, body=line.decode("utf-8", "replace"), position=position)
+
+
+def _json_lines_at_sight(data: bytes) -> bool:
+    """Whether ``data`` cannot be one JSON document because its first line is one, and more follows.
+
+    Then it is JSON lines, which the whole-document parse would find only after reading (and
+    failing on) all of it: a fifth of a second for 100,000 events.
+    """
+    end = data.find(b"\n")
+    if end == -1 or _NOT_SPACE.search(data, end) is None:
+        return False
+    try:
+        orjson.loads(data[:end])
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _message(item: Any, position: str) -> InboundMessage:

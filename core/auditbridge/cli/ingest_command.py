@@ -7,8 +7,9 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ from auditbridge.config import CHANNEL_ARN_ENV, ChannelArn
 from auditbridge.dead_letters import JsonLinesDeadLetters
 from auditbridge.errors import ConfigurationError
 from auditbridge.inputs import read_messages
-from auditbridge.messages import Disposition
-from auditbridge.pipeline import Pipeline
+from auditbridge.messages import Disposition, InboundMessage
+from auditbridge.pipeline import BatchReport, Pipeline
 from auditbridge.plugins import get_mapper_registry
 from auditbridge.retry import Deadline
 
@@ -43,12 +44,38 @@ def add_parser(commands: Any) -> None:
         "--channel-arn", default=os.environ.get(CHANNEL_ARN_ENV), help=f"the channel (default: ${CHANNEL_ARN_ENV})"
     )
     parser.add_argument("--batch-size", type=int, default=1000, help="messages per pipeline batch (like SQS)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=default_jobs(),
+        help=f"processes preparing events for the local lake, for inputs of {PARALLEL_FROM_BATCHES} batches or more "
+        f"(files: of {PARALLEL_FROM_BATCHES} x --batch-size kB or more); 1 prepares them in this process "
+        f"(default: one per CPU, at most {MAX_DEFAULT_JOBS})",
+    )
     parser.set_defaults(run=run)
+
+
+#: Below this many batches, starting processes (about half a second) costs more than it saves.
+#: Files are judged by size, at about a kilobyte an event (Okta's are 1.5 to 3 kB).
+PARALLEL_FROM_BATCHES = 4
+TYPICAL_EVENT_BYTES = 1_000
+MAX_DEFAULT_JOBS = 8
+
+
+def default_jobs() -> int:
+    """One preparation process per CPU this process may run on."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_JOBS))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ConfigurationError("--batch-size must be at least 1", code="InvalidArgument")
+    if args.jobs < 1:
+        raise ConfigurationError("--jobs must be at least 1", code="InvalidArgument")
     lake = open_lake(args) if args.sink == "local" else None
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = lake.path if lake is not None else Path("auditbridge")
@@ -58,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
             store = (
                 lake.get_store(args.event_data_store, create=True) if args.event_data_store else lake.default_store()
             )
-            pipeline = _local_pipeline(lake, store, args.channel_arn, dead_letters)
-            counts, requests = _ingest(pipeline, args)
+            counts, requests = _ingest_locally(lake, store, args, dead_letters)
         destination = f"event data store {store.id} ({store.name}) in {lake.path}"
         calls = "write" if requests == 1 else "writes"
     else:
@@ -77,17 +103,33 @@ def run(args: argparse.Namespace) -> int:
             channel_arn=channel.arn,
             dead_letters=dead_letters,
         )
-        counts, requests = _ingest(pipeline, args)
+        counts, requests = _ingest(pipeline, _batches(args), _progress(args))
         destination = f"channel {channel.arn}"
         calls = "PutAuditEvents request" if requests == 1 else "PutAuditEvents requests"
     return _summary(counts, requests, calls, destination, dead_letters)
 
 
-def _local_pipeline(lake: Any, store: Any, channel_arn: str | None, dead_letters: JsonLinesDeadLetters) -> Pipeline:
+def _ingest_locally(
+    lake: Any, store: Any, args: argparse.Namespace, dead_letters: JsonLinesDeadLetters
+) -> tuple[Counter[str], int]:
+    channel = ChannelArn.parse(args.channel_arn or store.channel_arn)
+    batches = _batches(args)
+    size = _input_bytes(args.files)
+    if size is not None:  # files: known before reading, so the processes start while they are read
+        parallel = size >= PARALLEL_FROM_BATCHES * args.batch_size * TYPICAL_EVENT_BYTES
+    else:  # standard input: count its first batches
+        first = list(islice(batches, PARALLEL_FROM_BATCHES))
+        batches = chain(first, batches)
+        parallel = len(first) == PARALLEL_FROM_BATCHES
+    if parallel and args.jobs > 1:
+        from auditbridge.cli.ingest_processes import ingest_in_processes
+
+        return ingest_in_processes(
+            lake, store, channel.arn, channel.account_id, batches, args.jobs, dead_letters, _progress(args)
+        )
     from auditbridge.sinks.local_lake import LocalLakeSink
 
-    channel = ChannelArn.parse(channel_arn or store.channel_arn)
-    return Pipeline(
+    pipeline = Pipeline(
         get_mapper_registry(),
         LocalLakeSink(lake, store, channel.arn),
         recipient_account_id=channel.account_id,
@@ -96,21 +138,28 @@ def _local_pipeline(lake: Any, store: Any, channel_arn: str | None, dead_letters
         # Several requests in flight: those that arrive while one is being written are committed with it.
         max_in_flight=4,
     )
+    return _ingest(pipeline, batches, _progress(args))
 
 
-def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> tuple[Counter[str], int]:
+def _batches(args: argparse.Namespace) -> Iterator[list[InboundMessage]]:
+    messages = read_messages(args.files)
+    while batch := list(islice(messages, args.batch_size)):
+        yield batch
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    return Progress(_input_bytes(args.files)) if sys.stderr.isatty() else None
+
+
+def _ingest(
+    pipeline: Pipeline, batches: Iterable[list[InboundMessage]], progress: Progress | None
+) -> tuple[Counter[str], int]:
     counts: Counter[str] = Counter()
     requests = 0
-    messages = read_messages(args.files)
-    progress = Progress(_input_bytes(args.files)) if sys.stderr.isatty() else None
-    while batch := list(islice(messages, args.batch_size)):
+    for batch in batches:
         report = pipeline.run(batch, Deadline.none())
         requests += report.requests
-        for outcome in report.outcomes:
-            counts["read"] += 1
-            counts[outcome.disposition.value] += 1
-            if outcome.error is not None:
-                counts[f"reason:{outcome.error.code}"] += 1
+        tally(report, counts)
         if report.configuration_error is not None:
             raise report.configuration_error
         if progress is not None:
@@ -118,6 +167,15 @@ def _ingest(pipeline: Pipeline, args: argparse.Namespace) -> tuple[Counter[str],
     if progress is not None:
         progress.finish()
     return counts, requests
+
+
+def tally(report: BatchReport, counts: Counter[str]) -> None:
+    """Add a batch's outcomes to the summary's counts: read, each disposition, ``reason:<code>``."""
+    for outcome in report.outcomes:
+        counts["read"] += 1
+        counts[outcome.disposition.value] += 1
+        if outcome.error is not None:
+            counts[f"reason:{outcome.error.code}"] += 1
 
 
 def _input_bytes(files: list[str]) -> int | None:

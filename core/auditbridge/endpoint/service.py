@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import os
 import re
 import socket
 import threading
@@ -125,7 +126,7 @@ class CloudTrailDataService:
         store: EventStore | None = None,
         *,
         auto_create_channels: bool = False,
-        event_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        event_id_factory: Callable[[], str] | None = None,
     ) -> None:
         self.channels: dict[str, Channel] = {}
         for channel in channels:
@@ -134,7 +135,7 @@ class CloudTrailDataService:
         self.auto_create_channels = auto_create_channels
         self.faults = FaultPlan()
         self.requests = 0
-        self._event_id = event_id_factory
+        self._event_id = event_id_factory or random_event_id
         self._lock = threading.Lock()
 
     def add_channel(self, channel: Channel) -> None:
@@ -253,6 +254,16 @@ class CloudTrailDataService:
         if accepted:
             (store or self.store).store(accepted)
         return successful, failed
+
+
+def random_event_id() -> str:
+    """A random (version 4) UUID as text, as CloudTrail gives each event: ``str(uuid.uuid4())``
+    at less than half its cost, which counts once per event stored."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def normalize_channel_id(channel_id: str) -> str:

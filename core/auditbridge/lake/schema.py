@@ -127,20 +127,26 @@ def partner_line(
 
 #: Numbers DuckDB writes in another form than orjson: with an exponent (orjson: ``1e+16``,
 #: ``1e-7``) or below 1e-4 (orjson: ``0.000015``, DuckDB ``1.5e-05``). Looked for only where
-#: these markers occur; a match inside a string only sends the event the slower way.
-_MARKERS = (b"e-", b"e+", b"E-", b"E+", b"0.0000")
+#: these markers occur (an exponent's sign after ``e`` or ``E``, or ``0.0000``); a match inside a
+#: string only sends the event the slower way.
+_EXPONENTS = (re.compile(rb"e[-+]"), re.compile(rb"E[-+]"))  # two passes cost half of one with a class
+_SMALL = b"0.0000"
 #: What precedes a marker when it is part of a number: the number's start (after ``:``, ``,``
 #: or ``[``), an optional sign, and its digits.
 _NUMBER_BEFORE = re.compile(rb"[:,\[]-?[0-9]*\.?[0-9]*\Z")
 
 
 def _otherwise_written_number(text: bytes) -> bool:
-    for marker in _MARKERS:
-        at = text.find(marker)
-        while at != -1:
-            if _NUMBER_BEFORE.search(text, max(0, at - 40), at + (marker == b"0.0000")):
+    for exponent in _EXPONENTS:
+        for found in exponent.finditer(text):
+            at = found.start()
+            if _NUMBER_BEFORE.search(text, max(0, at - 40), at):
                 return True
-            at = text.find(marker, at + 1)
+    at = text.find(_SMALL)
+    while at != -1:
+        if _NUMBER_BEFORE.search(text, max(0, at - 40), at + 1):  # the number includes the first 0
+            return True
+        at = text.find(_SMALL, at + 1)
     return False
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from auditbridge.endpoint.service import MAX_ENTRIES, Channel, CloudTrailDataService, ServiceError, StoredEvent
+from auditbridge.endpoint.service import (
+    MAX_ENTRIES,
+    Channel,
+    CloudTrailDataService,
+    EventStore,
+    ServiceError,
+    StoredEvent,
+)
 from auditbridge.errors import ConfigurationError, PermanentError
 from auditbridge.lake.store import EventDataStore, LakeEventStore, LocalLake
 from auditbridge.models import MAX_REQUEST_BYTES, AuditEvent
@@ -42,12 +49,21 @@ class LocalLakeSink:
     name = "local"
     limits = LOCAL_LAKE_LIMITS
 
-    def __init__(self, lake: LocalLake, store: EventDataStore, channel_arn: str | None = None) -> None:
+    def __init__(
+        self,
+        lake: LocalLake,
+        store: EventDataStore,
+        channel_arn: str | None = None,
+        *,
+        writer: EventStore | None = None,
+    ) -> None:
+        """``writer``: what stores an accepted write, instead of writing into ``lake`` here (``ingest``'s
+        preparation processes hand their writes to the one process that holds the lake)."""
         self.lake = lake
         self.store = store
         self.channel_arn = channel_arn or store.channel_arn
         self.address = f"local:{lake.path}"
-        self._events = LakeEventStore(lake, store)
+        self._events: EventStore = writer if writer is not None else LakeEventStore(lake, store)
         self.service = CloudTrailDataService([Channel(self.channel_arn)], self._events)
 
     def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:
