@@ -172,3 +172,23 @@ def test_jobs_must_be_positive(tmp_path, capsys):
     status = main(["ingest", "-", "--lake", str(tmp_path / "lake.duckdb"), "--jobs", "0"])
     assert status == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_a_held_lake_checkpoints_less_often_and_fully_when_released(tmp_path):
+    from auditbridge.endpoint.service import StoredEvent
+
+    lake = LocalLake(tmp_path / "lake.duckdb")
+    store = lake.create_store("held")
+    data = json.dumps(
+        {"eventTime": "2025-01-01T00:00:00Z", "UID": "u", "userIdentity": {"type": "U", "principalId": "p"}}
+    )
+    with lake.hold(), lake.connect() as con:
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone() == ("256.0 MiB",)
+        lake.insert_partner_events(
+            store, [StoredEvent(store.channel_arn, None, "e", "id", data, "2025-01-01T00:00:01Z")]
+        )
+        assert (tmp_path / "lake.duckdb.wal").stat().st_size > 0  # committed, in the log
+    assert not (tmp_path / "lake.duckdb.wal").exists()  # all of it in the file once released
+    with duckdb.connect(str(tmp_path / "lake.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM partner_events").fetchone() == (1,)
+        assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone() == ("16.0 MiB",)  # the default

@@ -57,7 +57,7 @@ DEDUP_KEYS: dict[StoreKind, tuple[tuple[str, Callable[[dict[str, Any]], Any]], .
 #: join finds them instead (slower per write, but memory stays small).
 MAX_KEYS_IN_MEMORY = 2_000_000
 #: DuckDB's checkpoint threshold (the write-ahead log's size) while a process holds the lake.
-HELD_CHECKPOINT_THRESHOLD = "256MB"
+HELD_CHECKPOINT_THRESHOLD = "256MiB"
 #: How long to wait for another process (say, ``auditbridge lake serve``) to release the file.
 LOCK_WAIT_SECONDS = 15.0
 
@@ -170,7 +170,7 @@ class LocalLake:
             self._held = _open(self.path, read_only=False)
             _ensure_schema(self._held)
             # Fewer checkpoints while held: each one compresses the rows written since the last,
-            # and at DuckDB's default (16 MB of log) they cost a third of a long ingest. Every write
+            # and at DuckDB's default (16 MiB of log) they cost a third of a long ingest. Every write
             # is still in the log when it commits; closing checkpoints the rest.
             self._held.execute(f"SET checkpoint_threshold = '{HELD_CHECKPOINT_THRESHOLD}'")
         try:
