@@ -192,3 +192,14 @@ def test_a_held_lake_checkpoints_less_often_and_fully_when_released(tmp_path):
     with duckdb.connect(str(tmp_path / "lake.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM partner_events").fetchone() == (1,)
         assert con.execute("SELECT current_setting('checkpoint_threshold')").fetchone() == ("16.0 MiB",)  # the default
+
+
+def test_without_posix_file_descriptors_everything_stays_in_one_process(tmp_path, capsys, monkeypatch, spied):
+    from auditbridge.cli import ingest_command
+
+    monkeypatch.setattr(ingest_command, "PROCESSES_SUPPORTED", False)
+    assert ingest_command.default_jobs() == 1
+    source = mixed_input(tmp_path / "mixed.jsonl")
+    assert main(["ingest", str(source), "--lake", str(tmp_path / "a.duckdb"), "--jobs", "2"]) == 2
+    assert "--jobs above 1 needs Linux or macOS" in capsys.readouterr().err
+    assert spied == []

@@ -59,11 +59,15 @@ def add_parser(commands: Any) -> None:
 #: Files are judged by size, at about a kilobyte an event (Okta's are 1.5 to 3 kB).
 PARALLEL_FROM_BATCHES = 4
 TYPICAL_EVENT_BYTES = 1_000
+#: The processes talk over a socket pair handed down as a file descriptor: POSIX only.
+PROCESSES_SUPPORTED = os.name == "posix"
 MAX_DEFAULT_JOBS = 8
 
 
 def default_jobs() -> int:
-    """One preparation process per CPU this process may run on."""
+    """One preparation process per CPU this process may run on (one on Windows: see ``ingest_processes``)."""
+    if not PROCESSES_SUPPORTED:
+        return 1
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -76,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--batch-size must be at least 1", code="InvalidArgument")
     if args.jobs < 1:
         raise ConfigurationError("--jobs must be at least 1", code="InvalidArgument")
+    if args.jobs > 1 and not PROCESSES_SUPPORTED:
+        raise ConfigurationError("--jobs above 1 needs Linux or macOS", code="InvalidArgument")
     lake = open_lake(args) if args.sink == "local" else None
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     base = lake.path if lake is not None else Path("auditbridge")
