@@ -14,8 +14,10 @@ settings.register_profile(
 settings.register_profile("fuzz", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
 
-#: Variables a caller may have exported that change what the code under test does.
-CALLER_VARIABLES = ("AUDITBRIDGE_", "AWS_", "POWERTOOLS_")
+#: Variables a caller may have exported that change what the code under test does (a proxy
+#: would carry the loopback requests elsewhere).
+_PROXIES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+CALLER_VARIABLES = ("AUDITBRIDGE_", "AWS_", "POWERTOOLS_", *_PROXIES, *(name.upper() for name in _PROXIES))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -36,7 +38,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clear AUDITBRIDGE_*, AWS_* and POWERTOOLS_* and pin the time zone; fixtures set what tests need."""
+    """Clear AUDITBRIDGE_*, AWS_*, POWERTOOLS_* and proxies, and pin the time zone; fixtures set what tests need."""
     for name in list(os.environ):
         if name.startswith(CALLER_VARIABLES):
             monkeypatch.delenv(name)

@@ -361,3 +361,51 @@ def test_no_credentials_anywhere_is_a_configuration_error(
     assert report.configuration_error.code == "NoCredentials"
     assert len(report.failed_message_ids) == 3
     assert auditbridge_cloudtrail_data.service.requests == 0
+
+
+def test_behind_a_proxy_requests_go_through_it(make_pipeline, auditbridge_cloudtrail_data, monkeypatch):
+    """With HTTP(S)_PROXY set, requests take botocore's session through the proxy, not a direct socket."""
+    import http.client
+    import http.server
+    import threading
+    from urllib.parse import urlsplit
+
+    forwarded: list[str] = []
+
+    class ForwardingProxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            target = urlsplit(self.path)  # a proxy is sent the absolute URL
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in {"proxy-connection", "connection"}}
+            upstream = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+            upstream.request("POST", f"{target.path}?{target.query}", body, headers)
+            answer = upstream.getresponse()
+            content = answer.read()
+            forwarded.append(f"{target.hostname}:{target.port}")
+            self.send_response(answer.status)
+            for name, value in answer.getheaders():
+                if name.lower() not in {"content-length", "connection", "transfer-encoding"}:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+            upstream.close()
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, f"http://127.0.0.1:{proxy.server_address[1]}")
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(name, "")
+        report = make_pipeline().run(messages(150))
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert [o.disposition for o in report.outcomes] == [Disposition.SENT] * 150
+    endpoint = urlsplit(auditbridge_cloudtrail_data.url)
+    assert forwarded == [f"{endpoint.hostname}:{endpoint.port}"] * 2  # two requests, both through the proxy
+    assert len(stored_ids(auditbridge_cloudtrail_data)) == 150
