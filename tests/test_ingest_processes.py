@@ -203,3 +203,37 @@ def test_without_posix_file_descriptors_everything_stays_in_one_process(tmp_path
     assert main(["ingest", str(source), "--lake", str(tmp_path / "a.duckdb"), "--jobs", "2"]) == 2
     assert "--jobs above 1 needs Linux or macOS" in capsys.readouterr().err
     assert spied == []
+
+
+def test_when_one_process_dies_the_others_stop_at_once_without_retrying(tmp_path, capsys, monkeypatch):
+    # The process given the first batch dies on it; the second, whose write waits for the first
+    # batch, is told to stop while it waits, and ends cleanly instead of retrying its write.
+    monkeypatch.setattr(
+        ingest_processes,
+        "_CHILD",
+        "import os, sys\n"
+        "from auditbridge.cli import ingest_processes\n"
+        "from auditbridge.pipeline import Pipeline\n"
+        "real = Pipeline.run\n"
+        "def run(self, messages, deadline=None):\n"
+        "    messages = list(messages)\n"
+        "    if any('CRASH' in message.body for message in messages):\n"
+        "        os._exit(3)\n"
+        "    return real(self, messages, deadline)\n"
+        "Pipeline.run = run\n"
+        "ingest_processes.serve(int(sys.argv[1]))\n",
+    )
+    ended: list[tuple[str, int | None]] = []
+    real_stop = ingest_processes._stop
+    monkeypatch.setattr(
+        ingest_processes, "_stop", lambda each: (real_stop(each), ended.append((each.name, each.process.returncode)))
+    )
+    source = mixed_input(tmp_path / "mixed.jsonl")
+    lines = source.read_text().splitlines()
+    lines[0] = lines[0].replace('"SystemLog"', '"SystemLog", "note": "CRASH"')
+    source.write_text("\n".join(lines) + "\n")
+    status = main(["ingest", str(source), "--lake", str(tmp_path / "lake.duckdb"), "--batch-size", "10", "--jobs", "2"])
+    assert status == 2
+    assert "preparation process 1 stopped unexpectedly (exit code 3)" in capsys.readouterr().err
+    assert ended == [("preparation process 1", 3), ("preparation process 2", 0)]  # not killed (-9)
+    assert rows(tmp_path / "lake.duckdb") == []  # the second batch waited for the first, which never came

@@ -112,7 +112,8 @@ def _start(name: str) -> _Process:
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
     try:
         process = subprocess.Popen(  # noqa: S603 -- our own interpreter and module
-            [sys.executable, "-c", _CHILD, str(theirs.fileno())],
+            # -P: not the working folder first on sys.path, where a stray orjson.py would be imported.
+            [sys.executable, "-P", "-c", _CHILD, str(theirs.fileno())],
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,  # this process's standard output is the summary
@@ -305,9 +306,10 @@ class _ForwardedWrites:
         lines = partner_lines(self.lake_store, events)
         with self._lock:
             self.connection.send(("write", lines))
-            kind, failure = self.connection.recv()
-        if kind != "written":
-            raise RuntimeError(f"unexpected answer from the coordinator: {kind!r}")
+            answer = self.connection.recv()
+        if answer[0] != "written":  # told to stop while waiting (the coordinator failed): no retries
+            raise SystemExit(0)
+        failure = answer[1]
         if failure is not None:
             raise RetriableError(f"the lake write failed: {failure}", code="LakeWriteFailed")
 
