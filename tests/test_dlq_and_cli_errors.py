@@ -106,3 +106,20 @@ def test_help_shows_defaults(argv, expected, capsys):
     out = " ".join(capsys.readouterr().out.split())
     for text in expected:
         assert text in out
+
+
+def test_the_worker_lets_sender_threads_take_the_gil_within_a_millisecond(queues, capsys):
+    import sys
+
+    from auditbridge.delivery import SENDER_SWITCH_INTERVAL
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # CPython's default, whatever an earlier test set
+    try:
+        _, empty_queue = queues
+        argv = ["worker", "--queue-url", empty_queue, "--until-empty", "--wait-seconds", "0"]
+        status = main([*argv, "--destination", "cloudwatch-logs:/audit"])
+        assert status == 0
+        assert sys.getswitchinterval() == pytest.approx(SENDER_SWITCH_INTERVAL)
+    finally:
+        sys.setswitchinterval(before)

@@ -177,3 +177,25 @@ def test_a_batch_leaves_no_cycles_for_the_collector(lambda_env):
         gc.enable()
     assert response == {"batchItemFailures": []}
     assert unreachable == 0
+
+
+@pytest.fixture
+def default_switch_interval():
+    import sys
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # CPython's default, whatever an earlier test set
+    yield
+    sys.setswitchinterval(before)
+
+
+def test_the_lambda_lets_sender_threads_take_the_gil_within_a_millisecond(lambda_env, default_switch_interval):
+    import sys
+
+    from auditbridge.delivery import SENDER_SWITCH_INTERVAL, favour_sender_threads
+
+    lambda_handler.handler({"Records": [okta_record()]}, LambdaContext())
+    assert sys.getswitchinterval() == pytest.approx(SENDER_SWITCH_INTERVAL) == pytest.approx(0.001)
+    sys.setswitchinterval(0.0002)  # a process that chose a shorter interval keeps it
+    favour_sender_threads()
+    assert sys.getswitchinterval() == pytest.approx(0.0002)

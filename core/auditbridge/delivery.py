@@ -12,6 +12,7 @@ another request's events.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +36,24 @@ Request = list[AuditEvent]
 SendAnswer = PutResult | AuditBridgeError
 #: A request sent ahead (:mod:`auditbridge.send_ahead`) and its answer to come.
 Started = tuple[Request, Future[SendAnswer]]
+
+
+#: The interpreter's switch interval for processes whose sender threads work beside a thread busy
+#: preparing (the Lambda, the worker). At CPython's default of 5 ms, a sender thread whose answer
+#: has arrived waits up to that long for the GIL at each step, so requests finish late and every
+#: batch ends waiting for them: in `make bench`, 1 ms took the handler from 67 to 55 us of wall
+#: time per event, for about 1 us more CPU.
+SENDER_SWITCH_INTERVAL = 0.001
+
+
+def favour_sender_threads() -> None:
+    """Set :data:`SENDER_SWITCH_INTERVAL`, unless the process runs with a shorter interval already.
+
+    A setting of the whole interpreter: called by the programs auditbridge runs (the Lambda
+    handler, ``auditbridge worker``), never by the library on its own.
+    """
+    if sys.getswitchinterval() > SENDER_SWITCH_INTERVAL:
+        sys.setswitchinterval(SENDER_SWITCH_INTERVAL)
 
 
 @dataclass(slots=True)

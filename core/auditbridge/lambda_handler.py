@@ -29,6 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from auditbridge.assembly import pipeline_from_settings
 from auditbridge.config import Settings
+from auditbridge.delivery import favour_sender_threads
 from auditbridge.errors import Stage, internal_error
 from auditbridge.messages import InboundMessage
 from auditbridge.pipeline import BatchReport, Pipeline
@@ -54,6 +55,7 @@ def runtime() -> Runtime:
     """Built once per execution environment: settings, plugins, clients."""
     settings = Settings.from_env()
     built = Runtime(settings, pipeline_from_settings(settings, reserve_seconds=RESERVE_SECONDS))
+    favour_sender_threads()
     # Everything loaded so far lives as long as the execution environment: keep the garbage
     # collector from walking it again at every collection of a batch's objects.
     gc.freeze()

@@ -69,6 +69,7 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditbridge.delivery import favour_sender_threads
     from auditbridge.worker import Worker, run_worker
 
     if not args.queue_url.startswith(("https://", "http://")):
@@ -81,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--batch-size and --max-messages must be at least 1", code="InvalidArgument")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     client = sqs_client(args.queue_url)
+    favour_sender_threads()
 
     def build() -> Worker:
         return Worker(
