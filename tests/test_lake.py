@@ -178,6 +178,28 @@ def test_json_and_csv_output(lake_path, okta_store, capsys):
     assert out.splitlines()[0].split() == ["name", "n"] and "(2 rows)" in out
 
 
+def test_several_queries_in_one_command_open_the_lake_once(lake_path, okta_store, capsys, monkeypatch):
+    from auditbridge.lake import store as store_module
+
+    opened: list[object] = []
+    real_open = store_module._open
+    monkeypatch.setattr(store_module, "_open", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    names = f"SELECT eventData.eventName AS name, count(*) AS n FROM {okta_store} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+    users = f"SELECT count(DISTINCT eventData.userIdentity.principalId) AS users FROM {okta_store}"
+    status, out, _ = cli(capsys, "query", "--lake", str(lake_path), "--format", "json", names, users)
+    assert status == 0 and len(opened) == 1
+    first, second = out.split("\n]\n", 1)  # one JSON array per query, one after the other
+    assert json.loads(first + "]") == [{"name": "user.session.start", "n": 4}]
+    assert json.loads(second) == [{"users": 3}]
+    status, out, _ = cli(capsys, "query", "--lake", str(lake_path), names, users)
+    assert status == 0 and [line.strip() for line in out.split("\n\n")[1].splitlines()] == ["users", "3", "(1 row)"]
+    status, out, _ = cli(capsys, "query", "--lake", str(lake_path), "--format", "csv", names, users)
+    assert out == "name,n\nuser.session.start,4\n\nusers\n3\n"
+    # The first query that fails stops the command, after the results before it.
+    status, out, err = cli(capsys, "query", "--lake", str(lake_path), users, f"DELETE FROM {okta_store}", names)
+    assert status == 2 and out.count("(1 row)") == 1 and "QueryNotAllowed" in err
+
+
 @pytest.mark.parametrize(
     "sql",
     [

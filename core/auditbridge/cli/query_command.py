@@ -20,7 +20,12 @@ def add_parser(commands: Any) -> None:
         description="Run a CloudTrail Lake query (Trino SQL; event data stores named by id or ARN after "
         "FROM/JOIN) on the local lake. SELECT only.",
     )
-    parser.add_argument("sql", help='the query, e.g. "SELECT eventData.eventName, count(*) FROM <id> GROUP BY 1"')
+    parser.add_argument(
+        "sql",
+        nargs="+",
+        help='the query, e.g. "SELECT eventData.eventName, count(*) FROM <id> GROUP BY 1"; several run one after '
+        "another on one connection (the lake is opened once), each printed in turn",
+    )
     add_lake_option(parser)
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="stop a query that runs longer")
@@ -34,18 +39,26 @@ def run(args: argparse.Namespace) -> int:
     lake = open_lake(args)
     from auditbridge.lake.query import run_query
 
-    result = run_query(args.sql, lake, timeout=args.timeout, memory_limit=args.memory_limit)
-    if args.format == "json":
+    with lake.reading():  # opening the file costs more than most queries: once for them all
+        for index, sql in enumerate(args.sql):
+            result = run_query(sql, lake, timeout=args.timeout, memory_limit=args.memory_limit)
+            if index and args.format != "json":
+                print()
+            _print(result, args.format)
+    return 0
+
+
+def _print(result: Any, output_format: str) -> None:
+    if output_format == "json":
         records = [{k: _plain(v) for k, v in record.items()} for record in result.records()]
         sys.stdout.write(orjson.dumps(records, option=orjson.OPT_INDENT_2).decode() + "\n")
-    elif args.format == "csv":
+    elif output_format == "csv":
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(result.columns)
         writer.writerows([_text(v) for v in row] for row in result.rows)
     else:
         print_table(result.columns, [[_text(v) for v in row] for row in result.rows])
         print(f"({len(result.rows)} row{'s' if len(result.rows) != 1 else ''})")
-    return 0
 
 
 def _plain(value: Any) -> Any:
