@@ -41,8 +41,8 @@ Started = tuple[Request, Future[SendAnswer]]
 #: The interpreter's switch interval for processes whose sender threads work beside a thread busy
 #: preparing (the Lambda, the worker). At CPython's default of 5 ms, a sender thread whose answer
 #: has arrived waits up to that long for the GIL at each step, so requests finish late and every
-#: batch ends waiting for them: in `make bench`, 1 ms took the handler from 67 to 55 us of wall
-#: time per event, for about 1 us more CPU.
+#: batch ends waiting for them: measured with the benchmark's handler, 1 ms took it from 67 to 55 us
+#: of wall time per event, for about 1 us more CPU.
 SENDER_SWITCH_INTERVAL = 0.001
 
 
