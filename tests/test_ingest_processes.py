@@ -237,3 +237,18 @@ def test_when_one_process_dies_the_others_stop_at_once_without_retrying(tmp_path
     assert "preparation process 1 stopped unexpectedly (exit code 3)" in capsys.readouterr().err
     assert ended == [("preparation process 1", 3), ("preparation process 2", 0)]  # not killed (-9)
     assert rows(tmp_path / "lake.duckdb") == []  # the second batch waited for the first, which never came
+
+    # Running the same input again, without the fault, stores every event once.
+    monkeypatch.undo()
+    lines[0] = lines[0].replace(', "note": "CRASH"', "")
+    source.write_text("\n".join(lines) + "\n")
+    assert main(["ingest", str(source), "--lake", str(tmp_path / "lake.duckdb"), "--batch-size", "10"]) == 1
+    assert "sent 55 " in capsys.readouterr().out and len(rows(tmp_path / "lake.duckdb")) == 53
+
+
+@pytest.mark.parametrize(("cpus", "jobs"), [(1, 1), (2, 2), (8, 8), (32, 8)])
+def test_the_default_is_one_process_per_cpu_at_most_eight(monkeypatch, cpus, jobs):
+    from auditbridge.cli import ingest_command
+
+    monkeypatch.setattr(ingest_command.os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    assert ingest_command.default_jobs() == jobs
