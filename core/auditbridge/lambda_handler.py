@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,3 +152,20 @@ _DESTINATION_METRICS = {
     "rejected": "Refused",
     "requests": "Calls",
 }
+
+
+def _build_during_init() -> None:
+    """In Lambda, build the runtime while the module loads: in the init phase, not the first batch's time.
+
+    A runtime that cannot be built now (a setting missing, a parameter unreadable) is left to the
+    first invocation, which builds it again and reports what is wrong for that batch.
+    """
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # tests, the CLI and other importers build on demand
+        return
+    try:
+        runtime()
+    except Exception as exc:
+        logger.warning("runtime not built during init, the first invocation tries again: %s", type(exc).__name__)
+
+
+_build_during_init()
