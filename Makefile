@@ -35,11 +35,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 # The long fuzzing profile: 20,000 mutated records through the Lambda handler, and the
-# property tests with the hypothesis profile `fuzz`. FUZZ_CASES=N to change the count.
+# property tests (the webhook presets' among them) with the hypothesis profile `fuzz`.
+# FUZZ_CASES=N to change the count.
 FUZZ_CASES ?= 20000
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q tests/test_fuzz_pipeline.py tests/test_fuzz_properties.py \
-		--fuzz-cases $(FUZZ_CASES) --hypothesis-profile=fuzz
+		plugins/generic_webhook/tests/test_webhook_fuzz.py --fuzz-cases $(FUZZ_CASES) --hypothesis-profile=fuzz
 
 # cfn-lint and checkov live in their own venv: checkov's dependencies clash with the project's.
 $(LINT_VENV)/.installed:
