@@ -289,3 +289,39 @@ def test_addresses_with_settings_route_to_their_sinks(aws, registry, monkeypatch
     report = pipeline.run(messages(2))
     assert report.count(Disposition.SENT) == 2
     assert report.by_destination["cloudwatch-logs:/created"]["sent"] == 2
+
+
+def test_the_local_destination_keeps_events_whatever_account_they_name(tmp_path, aws, registry, monkeypatch):
+    """Beside a CloudTrail Lake channel (or with none), events name a real account, not the local store's."""
+    from auditbridge.assembly import build_pipeline, local_lakes_held
+    from auditbridge.lake.query import run_query
+    from auditbridge.lake.store import LocalLake
+
+    lake_path = tmp_path / "lake.duckdb"
+    pipeline = build_pipeline(Destinations.resolve([f"local:{lake_path}", "cloudwatch-logs:/audit?create=true"]))
+    with local_lakes_held(pipeline):
+        report = pipeline.run(messages(3))  # no channel: each event names its EventBridge account
+    assert report.count(Disposition.SENT) == 3, [o.error.describe() for o in report.outcomes if o.error]
+    lake = LocalLake(lake_path)
+    sql = f"SELECT eventData.recipientAccountId AS account, count(*) AS n FROM {lake.default_store().id} GROUP BY 1"
+    assert run_query(sql, lake).records() == [{"account": "999999999999", "n": 3}]
+
+
+def test_ingest_s_local_sink_keeps_cloudtrail_s_recipient_rule(tmp_path):
+    from auditbridge.lake.store import LocalLake
+    from auditbridge.models import AuditEvent, EventData, UserIdentity
+    from auditbridge.sinks.local_lake import LocalLakeSink
+
+    lake = LocalLake(tmp_path / "lake.duckdb")
+    sink = LocalLakeSink(lake, lake.default_store())  # as `ingest` builds it: the channel's account counts
+    data = EventData.build(
+        version="1",
+        userIdentity=UserIdentity.build(type="User", principalId="p"),
+        eventSource="s",
+        eventName="n",
+        eventTime="2025-06-01T08:00:00Z",
+        UID="u1",
+        recipientAccountId=ACCOUNT,
+    )
+    result = sink.put_audit_events([AuditEvent.from_event_data("e1", data)])
+    assert [(f.id, f.errorCode) for f in result.failed] == [("e1", "InvalidRecipient")] and not result.successful

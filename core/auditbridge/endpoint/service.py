@@ -127,7 +127,11 @@ class CloudTrailDataService:
         *,
         auto_create_channels: bool = False,
         event_id_factory: Callable[[], str] | None = None,
+        check_recipient: bool = True,
     ) -> None:
+        """``check_recipient=False``: events of any ``recipientAccountId`` are taken (the ``local:``
+        destination, whose store keeps a deployment's events whatever its account; its channel is
+        the store's own). The field is still required, and everything else is checked."""
         self.channels: dict[str, Channel] = {}
         for channel in channels:
             self.add_channel(channel)
@@ -136,6 +140,7 @@ class CloudTrailDataService:
         self.faults = FaultPlan()
         self.requests = 0
         self._event_id = event_id_factory or random_event_id
+        self.check_recipient = check_recipient
         self._lock = threading.Lock()
 
     def add_channel(self, channel: Channel) -> None:
@@ -242,7 +247,7 @@ class CloudTrailDataService:
                 assert fault is not None
                 failed.append({"id": entry_id, "errorCode": fault.code, "errorMessage": fault.message})
                 continue
-            problem, data = read_entry(entry, channel.account_id)
+            problem, data = read_entry(entry, channel.account_id if self.check_recipient else None)
             if problem is not None:
                 failed.append({"id": entry_id, "errorCode": problem[0], "errorMessage": problem[1]})
                 continue
@@ -290,12 +295,15 @@ def _parse_body(body: bytes) -> Any:
     return request.get("auditEvents") if isinstance(request, dict) else None
 
 
-def check_entry(entry: dict[str, Any], account_id: str) -> tuple[str, str] | None:
-    """The service's per-entry verdict: None, or (errorCode, errorMessage); never raises."""
+def check_entry(entry: dict[str, Any], account_id: str | None) -> tuple[str, str] | None:
+    """The service's per-entry verdict: None, or (errorCode, errorMessage); never raises.
+
+    ``account_id``: the channel's account, which ``recipientAccountId`` must name (None: any).
+    """
     return read_entry(entry, account_id)[0]
 
 
-def read_entry(entry: dict[str, Any], account_id: str) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
+def read_entry(entry: dict[str, Any], account_id: str | None) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
     """The verdict, and the eventData read while checking it (None when refused); never raises."""
     read: list[dict[str, Any]] = []
     try:
@@ -305,7 +313,7 @@ def read_entry(entry: dict[str, Any], account_id: str) -> tuple[tuple[str, str] 
     return problem, (read[0] if problem is None and read else None)
 
 
-def _check_entry(entry: dict[str, Any], account_id: str, read: list[dict[str, Any]]) -> tuple[str, str] | None:
+def _check_entry(entry: dict[str, Any], account_id: str | None, read: list[dict[str, Any]]) -> tuple[str, str] | None:
     text: str = entry["eventData"]
     checksum = entry.get("eventDataChecksum")
     if checksum is not None:
@@ -355,7 +363,7 @@ def _check_entry(entry: dict[str, Any], account_id: str, read: list[dict[str, An
         return "InvalidData", "eventTime must be yyyy-MM-ddTHH:mm:ssZ"
     if "sourceIPAddress" in data and not _is_ip_address(data["sourceIPAddress"]):
         return "InvalidData", "sourceIPAddress is not a valid IP address"
-    if data["recipientAccountId"] != account_id:
+    if account_id is not None and data["recipientAccountId"] != account_id:
         return "InvalidRecipient", "recipientAccountId must be the account that owns the channel"
     return None
 

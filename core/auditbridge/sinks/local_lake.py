@@ -56,15 +56,19 @@ class LocalLakeSink:
         channel_arn: str | None = None,
         *,
         writer: EventStore | None = None,
+        any_recipient: bool = False,
     ) -> None:
         """``writer``: what stores an accepted write, instead of writing into ``lake`` here (``ingest``'s
-        preparation processes hand their writes to the one process that holds the lake)."""
+        preparation processes hand their writes to the one process that holds the lake).
+        ``any_recipient``: take events whatever account they name (the ``local:`` destination)."""
         self.lake = lake
         self.store = store
         self.channel_arn = channel_arn or store.channel_arn
         self.address = f"local:{lake.path}"
         self._events: EventStore = writer if writer is not None else LakeEventStore(lake, store)
-        self.service = CloudTrailDataService([Channel(self.channel_arn)], self._events)
+        self.service = CloudTrailDataService(
+            [Channel(self.channel_arn)], self._events, check_recipient=not any_recipient
+        )
 
     def put_audit_events(self, entries: Sequence[AuditEvent]) -> PutResult:
         accepted = _Accepted()

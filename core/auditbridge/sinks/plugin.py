@@ -52,7 +52,9 @@ def local(target: str, settings: Mapping[str, str]) -> Sink:
         ) from None
     lake = LocalLake(Path(target))
     store = lake.get_store(settings["store"], create=True) if settings.get("store") else lake.default_store()
-    return LocalLakeSink(lake, store)
+    # A deployment's events name its account (a CloudTrail Lake channel's, or their own), never the
+    # local store's synthetic 000000000000: the store keeps them whatever it is.
+    return LocalLakeSink(lake, store, any_recipient=True)
 
 
 def _only(settings: Mapping[str, str], allowed: set[str], kind: str) -> None:
